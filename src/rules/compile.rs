@@ -1,0 +1,611 @@
+//! Syntax tree → compiled [`Rule`]: names resolved and checked.
+//!
+//! Checks made here, each with a diagnostic pointing at the offending
+//! word: a missing `flow` line; roles not declared in `roles` (when the
+//! file declares them); step numbers that repeat or go backwards; relations
+//! to steps that do not exist or come later, or of the wrong kind (a
+//! `response-to` a response); a response whose method differs from the
+//! request it answers; variables used before a step captures them, or
+//! captured twice; unknown path words and accessors; invalid regular
+//! expressions; a `session` variable no step captures; repeat blocks that
+//! are empty or name unknown roles.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use regex::Regex;
+
+use super::ast::*;
+use super::diag::Diagnostic;
+use super::parse::*;
+
+/// The default step time limit: 64×T1 (RFC 3261 Timer B/F), 32 s.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(32);
+
+struct Ctx<'a> {
+    file: &'a str,
+    lines: Vec<&'a str>,
+    errors: Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    fn err(&mut self, span: Span, message: impl Into<String>, help: impl Into<String>) {
+        let line_text = self
+            .lines
+            .get(span.line.saturating_sub(1))
+            .copied()
+            .unwrap_or("")
+            .trim_end_matches('\r')
+            .to_string();
+        self.errors.push(Diagnostic {
+            file: self.file.to_string(),
+            span,
+            line_text,
+            message: message.into(),
+            help: help.into(),
+        });
+    }
+}
+
+/// Compile one rule file's text. `file` names it in diagnostics.
+pub fn compile(file: &str, text: &str) -> Result<Rule, Vec<Diagnostic>> {
+    let syntax = parse_file(file, text)?;
+    let mut cx = Ctx {
+        file,
+        lines: text.lines().collect(),
+        errors: Vec::new(),
+    };
+    let rule = resolve(&mut cx, syntax, file, text);
+    if cx.errors.is_empty() {
+        rule.ok_or_else(Vec::new)
+    } else {
+        Err(cx.errors)
+    }
+}
+
+fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<Rule> {
+    let id = match &syn.flow {
+        Some((id, _)) => id.clone(),
+        None => {
+            cx.err(
+                Span {
+                    line: 1,
+                    col: 1,
+                    len: 1,
+                },
+                "the rule has no `flow` line",
+                "start the file with `flow RULE-ID`",
+            );
+            String::new()
+        }
+    };
+    // Roles: declared ones first; undeclared ones are errors only when a
+    // `roles` line exists.
+    let mut roles: Vec<String> = Vec::new();
+    let declared = syn.roles.is_some();
+    if let Some((list, _)) = &syn.roles {
+        for (r, span) in list {
+            if roles.contains(r) {
+                cx.err(*span, format!("role `{r}` is declared twice"), "remove one");
+            } else {
+                roles.push(r.clone());
+            }
+        }
+    }
+    let declared_list = roles.join(", ");
+    let role_id = |cx: &mut Ctx<'_>, roles: &mut Vec<String>, name: &str, span: Span| {
+        if let Some(i) = roles.iter().position(|r| r == name) {
+            return i;
+        }
+        if declared {
+            cx.err(
+                span,
+                format!("unknown role `{name}`"),
+                format!("expected one of the declared roles: {declared_list}"),
+            );
+        }
+        roles.push(name.to_string());
+        roles.len() - 1
+    };
+
+    let timeout = syn.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    let mut vars: Vec<String> = Vec::new();
+    let mut var_bound_at: HashMap<String, u32> = HashMap::new();
+    let mut numbers: HashMap<u32, StepIdx> = HashMap::new();
+    let mut steps: Vec<Step> = Vec::new();
+    let mut last_number: Option<u32> = None;
+
+    let repeat_of = |idx: usize| {
+        syn.repeats
+            .iter()
+            .any(|r| idx >= r.start && r.end.is_some_and(|e| idx < e))
+    };
+
+    for (idx, s) in syn.steps.iter().enumerate() {
+        let from = role_id(cx, &mut roles, &s.from.0, s.from.1);
+        let to = role_id(cx, &mut roles, &s.to.0, s.to.1);
+        if let Some((n, span)) = s.number {
+            if numbers.contains_key(&n) {
+                cx.err(
+                    span,
+                    format!("step {n} is numbered twice"),
+                    "each step number appears once",
+                );
+            } else if last_number.is_some_and(|l| n <= l) {
+                cx.err(
+                    span,
+                    format!("step {n} comes after step {}", last_number.unwrap_or(0)),
+                    "number the steps in increasing order, as in the flow's table",
+                );
+            }
+            numbers.insert(n, idx);
+            last_number = Some(n);
+        }
+        if idx == 0 && s.optional {
+            cx.err(
+                s.span,
+                "the first step is optional",
+                "the first step is the trigger: give it a number",
+            );
+        }
+        let message = match &s.message {
+            SyntaxMessage::Request(m) => MessagePattern::Request { method: m.clone() },
+            SyntaxMessage::Response { status, method } => {
+                let b = status.as_bytes();
+                let pat = if status.ends_with("xx") {
+                    StatusPattern::Class(b[0] - b'0')
+                } else {
+                    StatusPattern::Exact(status.parse().unwrap_or(0))
+                };
+                if matches!(pat, StatusPattern::Exact(c) if c < 100)
+                    || matches!(pat, StatusPattern::Class(c) if c == 0 || c > 6)
+                {
+                    cx.err(
+                        s.message_span,
+                        format!("`{status}` is not a SIP status"),
+                        "expected 100-699 or a class such as 2xx",
+                    );
+                }
+                if idx == 0 {
+                    cx.err(
+                        s.message_span,
+                        "the first step is a response",
+                        "the trigger must be a request (a response has no earlier step to answer)",
+                    );
+                }
+                MessagePattern::Response {
+                    status: pat,
+                    method: method.clone(),
+                }
+            }
+        };
+        let mut relation = None;
+        let mut matches = Vec::new();
+        let mut expects = Vec::new();
+        let mut captures = Vec::new();
+        let mut step_timeout = timeout;
+        let label = s
+            .number
+            .map(|(n, _)| n.to_string())
+            .unwrap_or_else(|| "opt".into());
+        for clause in &s.clauses {
+            match clause {
+                Clause::Relation { kind, step, span } => {
+                    if relation.is_some() {
+                        cx.err(
+                            *span,
+                            "a step has at most one relation",
+                            "keep the one that says how this message is tied to the flow",
+                        );
+                        continue;
+                    }
+                    let Some(&target) = numbers.get(step).filter(|&&t| t < idx) else {
+                        cx.err(
+                            *span,
+                            format!("step {step} is not an earlier step"),
+                            "a relation names a step that comes before this one",
+                        );
+                        continue;
+                    };
+                    let target_step = &steps[target];
+                    let target_is_request =
+                        matches!(target_step.message, MessagePattern::Request { .. });
+                    match kind {
+                        RelationKind::ResponseTo => {
+                            if !target_is_request {
+                                cx.err(
+                                    *span,
+                                    format!("step {step} is a response"),
+                                    "`response-to` names a request step",
+                                );
+                            } else if let (
+                                MessagePattern::Response { method, .. },
+                                MessagePattern::Request { method: req },
+                            ) = (&message, &target_step.message)
+                                && method != req
+                            {
+                                cx.err(
+                                    s.message_span,
+                                    format!(
+                                        "this response answers {method} but step {step} is {req}"
+                                    ),
+                                    format!("write `({req})`"),
+                                );
+                            }
+                            if matches!(message, MessagePattern::Request { .. }) {
+                                cx.err(
+                                    *span,
+                                    "a request cannot be a `response-to`",
+                                    "use `same-transaction` or `in-dialog`",
+                                );
+                            }
+                            relation = Some(Relation::ResponseTo(target));
+                        }
+                        RelationKind::SameTransaction => {
+                            let same_kind = match (&message, &target_step.message) {
+                                (
+                                    MessagePattern::Request { method: a },
+                                    MessagePattern::Request { method: b },
+                                ) => a == b,
+                                (
+                                    MessagePattern::Response { method: a, .. },
+                                    MessagePattern::Response { method: b, .. },
+                                ) => a == b,
+                                _ => false,
+                            };
+                            if !same_kind {
+                                cx.err(*span, format!("step {step} is a different kind of message"), "`same-transaction` names the same request or response on an earlier hop");
+                            }
+                            relation = Some(Relation::SameTransaction(target));
+                        }
+                        RelationKind::InDialog => {
+                            if !target_is_request
+                                || matches!(message, MessagePattern::Response { .. })
+                            {
+                                cx.err(
+                                    *span,
+                                    "`in-dialog` ties a request to an earlier request's dialog",
+                                    "use `response-to` for responses",
+                                );
+                            }
+                            relation = Some(Relation::InDialog(target));
+                        }
+                    }
+                }
+                Clause::Match(c) => {
+                    if let Some(c) = resolve_cond(
+                        cx,
+                        c,
+                        &vars,
+                        &var_bound_at,
+                        &mut roles,
+                        declared,
+                        &declared_list,
+                    ) {
+                        matches.push(c);
+                    }
+                }
+                Clause::Expect(c) => {
+                    if let Some(c) = resolve_cond(
+                        cx,
+                        c,
+                        &vars,
+                        &var_bound_at,
+                        &mut roles,
+                        declared,
+                        &declared_list,
+                    ) {
+                        expects.push(c);
+                    }
+                }
+                Clause::Capture { var, path } => {
+                    let Some(p) = resolve_path(cx, path) else {
+                        continue;
+                    };
+                    if let Some(at) = var_bound_at.get(&var.0) {
+                        cx.err(
+                            var.1,
+                            format!("`${}` is already captured at step {at}", var.0),
+                            "capture each variable once; compare with `match PATH == $VAR`",
+                        );
+                        continue;
+                    }
+                    vars.push(var.0.clone());
+                    var_bound_at.insert(var.0.clone(), s.number.map(|n| n.0).unwrap_or(0));
+                    captures.push(Capture {
+                        var: vars.len() - 1,
+                        path: p,
+                        span: var.1,
+                    });
+                }
+                Clause::Within(d) => step_timeout = *d,
+            }
+        }
+        if idx > 0 && relation.is_none() && matches.is_empty() && !s.optional {
+            // Nothing but the roles ties this message to the instance.
+            cx.err(
+                s.span,
+                format!("step {label} has nothing that ties it to this flow instance"),
+                "add a relation (same-transaction N, response-to N, in-dialog N) or a `match` on a captured `$variable`",
+            );
+        }
+        if matches!(message, MessagePattern::Response { .. }) && relation.is_none() {
+            cx.err(
+                s.message_span,
+                "a response step needs `response-to N` or `same-transaction N`",
+                "say which request this response answers",
+            );
+        }
+        steps.push(Step {
+            number: s.number.map(|n| n.0),
+            optional: s.optional,
+            from,
+            to,
+            message,
+            relation,
+            matches,
+            expects,
+            captures,
+            timeout: step_timeout,
+            in_repeat: repeat_of(idx),
+            span: s.span,
+            summary: s.summary.clone(),
+        });
+    }
+    if steps.is_empty() {
+        cx.err(
+            Span {
+                line: 1,
+                col: 1,
+                len: 1,
+            },
+            "the rule has no steps",
+            "add step lines: `1  client-b -> core-b  REFER`",
+        );
+    }
+    let session_var = match &syn.session {
+        Some((v, span)) => match vars.iter().position(|x| x == v) {
+            Some(i) => Some(i),
+            None => {
+                cx.err(
+                    *span,
+                    format!("`${v}` is never captured"),
+                    "capture it in a step: `capture $VAR = PATH`",
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    let mut repeat = None;
+    if syn.repeats.len() > 1 {
+        cx.err(
+            syn.repeats[1].span,
+            "a rule has at most one `repeat` block",
+            "merge the blocks",
+        );
+    }
+    if let Some(r) = syn.repeats.first() {
+        let end = r.end.unwrap_or(r.start);
+        if end <= r.start {
+            cx.err(
+                r.span,
+                "this `repeat` block holds no step",
+                "put the per-participant steps between `repeat` and `end`",
+            );
+        } else if r.start == 0 {
+            cx.err(
+                r.span,
+                "the trigger step cannot repeat",
+                "start the block after step 1",
+            );
+        } else {
+            let focus_var = match vars.iter().position(|x| *x == r.var.0) {
+                Some(i)
+                    if var_bound_at
+                        .get(&r.var.0)
+                        .is_some_and(|&at| numbers.get(&at).is_some_and(|&s| s < r.start)) =>
+                {
+                    i
+                }
+                _ => {
+                    cx.err(
+                        r.var.1,
+                        format!("`${}` is not captured before this block", r.var.0),
+                        "capture the conference URI in an earlier step",
+                    );
+                    0
+                }
+            };
+            let mut rroles = Vec::new();
+            for (name, span) in &r.roles {
+                match roles.iter().position(|x| x == name) {
+                    Some(i) => rroles.push(i),
+                    None => cx.err(
+                        *span,
+                        format!("unknown role `{name}`"),
+                        "per-participant roles must be roles used by the block's steps",
+                    ),
+                }
+            }
+            repeat = Some(Repeat {
+                first: r.start,
+                last: end - 1,
+                focus_var,
+                roles: rroles,
+                span: r.span,
+            });
+        }
+    }
+    Some(Rule {
+        id,
+        title: syn.title.unwrap_or_default(),
+        source: file.to_string(),
+        text: text.to_string(),
+        roles,
+        vars,
+        session_var,
+        timeout,
+        steps,
+        repeat,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn resolve_cond(
+    cx: &mut Ctx<'_>,
+    c: &SyntaxCond,
+    vars: &[String],
+    bound: &HashMap<String, u32>,
+    roles: &mut Vec<String>,
+    declared: bool,
+    declared_list: &str,
+) -> Option<Cond> {
+    let var_id = |cx: &mut Ctx<'_>, name: &str, span: Span| -> Option<VarId> {
+        match vars.iter().position(|v| v == name) {
+            Some(i) if bound.contains_key(name) => Some(i),
+            _ => {
+                cx.err(
+                    span,
+                    format!("`${name}` is used before any step captures it"),
+                    "capture it in an earlier step: `capture $VAR = PATH`",
+                );
+                None
+            }
+        }
+    };
+    let kind = match &c.kind {
+        SyntaxCondKind::DialogOf { var } => CondKind::DialogOf {
+            var: var_id(cx, &var.0, var.1)?,
+        },
+        SyntaxCondKind::FocusFor {
+            path,
+            role,
+            negated,
+        } => {
+            let path = resolve_path(cx, path)?;
+            let role = match roles.iter().position(|r| *r == role.0) {
+                Some(i) => i,
+                None => {
+                    if declared {
+                        cx.err(
+                            role.1,
+                            format!("unknown role `{}`", role.0),
+                            format!("expected one of the declared roles: {declared_list}"),
+                        );
+                        return None;
+                    }
+                    roles.push(role.0.clone());
+                    roles.len() - 1
+                }
+            };
+            CondKind::FocusFor {
+                path,
+                role,
+                negated: *negated,
+            }
+        }
+        SyntaxCondKind::Compare { path, op } => {
+            let path = resolve_path(cx, path)?;
+            let op = match op {
+                SyntaxOp::Present => Op::Present,
+                SyntaxOp::Absent => Op::Absent,
+                SyntaxOp::Eq(v) | SyntaxOp::Ne(v) => {
+                    let operand = match v {
+                        SyntaxValue::Literal(s) => Operand::Literal(s.clone()),
+                        SyntaxValue::Var(name, span) => Operand::Var(var_id(cx, name, *span)?),
+                    };
+                    if matches!(op, SyntaxOp::Eq(_)) {
+                        Op::Eq(operand)
+                    } else {
+                        Op::Ne(operand)
+                    }
+                }
+                SyntaxOp::Matches(re, span) | SyntaxOp::NotMatches(re, span) => {
+                    match Regex::new(re) {
+                        Ok(r) => {
+                            if matches!(op, SyntaxOp::Matches(..)) {
+                                Op::Matches(r)
+                            } else {
+                                Op::NotMatches(r)
+                            }
+                        }
+                        Err(e) => {
+                            let msg = e.to_string();
+                            let last = msg.lines().last().unwrap_or("invalid").trim().to_string();
+                            cx.err(*span, "invalid regular expression", last);
+                            return None;
+                        }
+                    }
+                }
+            };
+            CondKind::Compare { path, op }
+        }
+    };
+    Some(Cond {
+        kind,
+        text: c.text.clone(),
+        span: c.span,
+    })
+}
+
+const BASES: &str = "request-uri, method, status, reason, body, sipfrag.status, xml(ELEMENT@ATTR), header(NAME) or a header name";
+
+fn resolve_path(cx: &mut Ctx<'_>, p: &SyntaxPath) -> Option<Path> {
+    let base = match (p.base.as_str(), &p.base_arg) {
+        ("request-uri", None) => Base::RequestUri,
+        ("method", None) => Base::Method,
+        ("status", None) => Base::Status,
+        ("reason", None) => Base::Reason,
+        ("body", None) => Base::Body,
+        ("sipfrag.status", None) => Base::SipfragStatus,
+        ("header", Some(h)) => Base::Header(h.to_ascii_lowercase()),
+        ("xml", Some(arg)) => {
+            let (element, attr) = match arg.split_once('@') {
+                Some((e, a)) => (e.to_string(), Some(a.to_string())),
+                None => (arg.clone(), None),
+            };
+            if element.is_empty() {
+                cx.err(
+                    p.span,
+                    "`xml(...)` needs an element name",
+                    "write xml(ELEMENT) or xml(ELEMENT@ATTRIBUTE)",
+                );
+                return None;
+            }
+            Base::Xml { element, attr }
+        }
+        (name, None) if !matches!(name, "header" | "xml") => {
+            Base::Header(name.to_ascii_lowercase())
+        }
+        (name, _) => {
+            cx.err(
+                p.span,
+                format!("`{name}` does not take an argument here"),
+                format!("a path starts with {BASES}"),
+            );
+            return None;
+        }
+    };
+    let mut accessors = Vec::new();
+    for (acc, arg) in &p.accessors {
+        let a = match (acc.as_str(), arg) {
+            ("uri", None) => Accessor::Uri,
+            ("value", None) => Accessor::Value,
+            ("user", None) => Accessor::User,
+            ("host", None) => Accessor::Host,
+            ("param", Some(n)) => Accessor::Param(n.to_ascii_lowercase()),
+            ("without", Some(n)) => Accessor::Without(n.to_ascii_lowercase()),
+            (other, _) => {
+                cx.err(
+                    p.span,
+                    format!("unknown accessor `.{other}` in `{}`", p.text),
+                    "expected .uri, .value, .user, .host, .param(NAME) or .without(NAME)",
+                );
+                return None;
+            }
+        };
+        accessors.push(a);
+    }
+    Some(Path { base, accessors })
+}

@@ -1,0 +1,842 @@
+//! The `.flow` syntax: text → syntax tree with spans (nom token parsers).
+//!
+//! The language is line-oriented and reads like the ladder tables of
+//! `flows.md`: directives (`flow`, `title`, `session`, `timeout`, `roles`,
+//! `repeat`/`end`) start at column 1, a step line starts with its number
+//! (or `opt` for an optional message), and indented lines below a step add
+//! clauses to it. `#` starts a comment. `docs/rules.md` is the reference.
+//!
+//! Names are resolved (roles, variables, step numbers) by `compile`; this
+//! module only knows the shape of a line.
+
+use nom::branch::alt;
+use nom::bytes::complete::{tag, take_while, take_while1};
+use nom::character::complete::digit1;
+use nom::{IResult, Parser};
+
+use super::ast::Span;
+use super::diag::Diagnostic;
+
+/// One parsed rule file, names still unresolved.
+#[derive(Debug, Default)]
+pub struct SyntaxFile {
+    pub flow: Option<(String, Span)>,
+    pub title: Option<String>,
+    pub session: Option<(String, Span)>,
+    pub timeout: Option<std::time::Duration>,
+    pub roles: Option<(Vec<(String, Span)>, Span)>,
+    pub steps: Vec<SyntaxStep>,
+    pub repeats: Vec<SyntaxRepeat>,
+}
+
+/// A `repeat dialog-of $var (roles) ... end` block, by step positions.
+#[derive(Debug)]
+pub struct SyntaxRepeat {
+    pub var: (String, Span),
+    pub roles: Vec<(String, Span)>,
+    /// Index in `SyntaxFile::steps` of the first step inside, and one past the last.
+    pub start: usize,
+    pub end: Option<usize>,
+    pub span: Span,
+}
+
+/// A step line with its continuation lines.
+#[derive(Debug)]
+pub struct SyntaxStep {
+    pub number: Option<(u32, Span)>,
+    pub optional: bool,
+    pub from: (String, Span),
+    pub to: (String, Span),
+    pub message: SyntaxMessage,
+    pub message_span: Span,
+    pub clauses: Vec<Clause>,
+    pub span: Span,
+    pub summary: String,
+}
+
+/// The message of a step, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyntaxMessage {
+    Request(String),
+    Response { status: String, method: String },
+}
+
+/// One clause of a step.
+#[derive(Debug)]
+pub enum Clause {
+    Relation {
+        kind: RelationKind,
+        step: u32,
+        span: Span,
+    },
+    Match(SyntaxCond),
+    Expect(SyntaxCond),
+    Capture {
+        var: (String, Span),
+        path: SyntaxPath,
+    },
+    Within(std::time::Duration),
+}
+
+/// The three relation keywords.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelationKind {
+    SameTransaction,
+    ResponseTo,
+    InDialog,
+}
+
+/// A condition as written.
+#[derive(Debug)]
+pub struct SyntaxCond {
+    pub kind: SyntaxCondKind,
+    pub text: String,
+    pub span: Span,
+}
+
+/// The forms of a written condition.
+#[derive(Debug)]
+pub enum SyntaxCondKind {
+    Compare {
+        path: SyntaxPath,
+        op: SyntaxOp,
+    },
+    DialogOf {
+        var: (String, Span),
+    },
+    FocusFor {
+        path: SyntaxPath,
+        role: (String, Span),
+        negated: bool,
+    },
+}
+
+/// An operator and its operand as written.
+#[derive(Debug)]
+pub enum SyntaxOp {
+    Eq(SyntaxValue),
+    Ne(SyntaxValue),
+    Matches(String, Span),
+    NotMatches(String, Span),
+    Present,
+    Absent,
+}
+
+/// A literal or a variable.
+#[derive(Debug)]
+pub enum SyntaxValue {
+    Literal(String),
+    Var(String, Span),
+}
+
+/// A path as written: base word(s) and accessors.
+#[derive(Debug, Clone)]
+pub struct SyntaxPath {
+    pub base: String,
+    /// Argument of `header(...)` / `xml(...)`.
+    pub base_arg: Option<String>,
+    pub accessors: Vec<(String, Option<String>)>,
+    pub span: Span,
+    pub text: String,
+}
+
+type PResult<'a, O> = IResult<&'a str, O>;
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+}
+
+fn name(i: &str) -> PResult<'_, &str> {
+    take_while1(is_name_char)(i)
+}
+
+fn spaces(i: &str) -> PResult<'_, &str> {
+    take_while(|c: char| c == ' ' || c == '\t')(i)
+}
+
+/// A quoted string with `\"` and `\\` escapes; returns the unescaped text.
+fn quoted(i: &str) -> PResult<'_, String> {
+    let (mut rest, _) = tag("\"")(i)?;
+    let mut out = String::new();
+    loop {
+        let mut chars = rest.chars();
+        match chars.next() {
+            None => {
+                return Err(nom::Err::Error(nom::error::Error::new(
+                    rest,
+                    nom::error::ErrorKind::Char,
+                )));
+            }
+            Some('"') => return Ok((chars.as_str(), out)),
+            Some('\\') => match chars.next() {
+                Some(c) => {
+                    out.push(c);
+                    rest = chars.as_str();
+                }
+                None => {
+                    return Err(nom::Err::Error(nom::error::Error::new(
+                        rest,
+                        nom::error::ErrorKind::Char,
+                    )));
+                }
+            },
+            Some(c) => {
+                out.push(c);
+                rest = chars.as_str();
+            }
+        }
+    }
+}
+
+fn duration(i: &str) -> PResult<'_, std::time::Duration> {
+    let (rest, digits) = digit1(i)?;
+    let (rest, unit) = alt((tag("ms"), tag("s"), tag("m"))).parse(rest)?;
+    let n: u64 = digits.parse().unwrap_or(u64::MAX);
+    let d = match unit {
+        "ms" => std::time::Duration::from_millis(n),
+        "s" => std::time::Duration::from_secs(n),
+        _ => std::time::Duration::from_secs(n.saturating_mul(60)),
+    };
+    Ok((rest, d))
+}
+
+/// A cursor over one line: tracks the column for spans and turns nom
+/// failures into diagnostics that say what was expected.
+struct Line<'a> {
+    file: &'a str,
+    text: &'a str,
+    line: usize,
+    rest: &'a str,
+}
+
+impl<'a> Line<'a> {
+    fn new(file: &'a str, text: &'a str, line: usize) -> Self {
+        Line {
+            file,
+            text,
+            line,
+            rest: text,
+        }
+    }
+
+    fn col_of(&self, rest: &str) -> usize {
+        let byte = self.text.len() - rest.len();
+        self.text[..byte].chars().count() + 1
+    }
+
+    fn span_from(&self, start_rest: &str) -> Span {
+        let col = self.col_of(start_rest);
+        let end = self.col_of(self.rest);
+        Span {
+            line: self.line,
+            col,
+            len: end.saturating_sub(col).max(1),
+        }
+    }
+
+    fn here(&self) -> Span {
+        let len = self
+            .rest
+            .split([' ', '\t'])
+            .next()
+            .map(|w| w.chars().count())
+            .unwrap_or(1)
+            .max(1);
+        Span {
+            line: self.line,
+            col: self.col_of(self.rest),
+            len,
+        }
+    }
+
+    fn error(&self, span: Span, message: impl Into<String>, help: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            file: self.file.to_string(),
+            span,
+            line_text: self.text.to_string(),
+            message: message.into(),
+            help: help.into(),
+        }
+    }
+
+    fn ws(&mut self) {
+        if let Ok((rest, _)) = spaces(self.rest) {
+            self.rest = rest;
+        }
+    }
+
+    fn at_end(&self) -> bool {
+        self.rest.trim().is_empty()
+    }
+
+    /// Run a token parser after skipping blanks; on failure, a diagnostic
+    /// saying `expected`.
+    fn want<O>(
+        &mut self,
+        mut p: impl FnMut(&'a str) -> PResult<'a, O>,
+        expected: &str,
+    ) -> Result<(O, Span), Diagnostic> {
+        self.ws();
+        let start = self.rest;
+        match p(self.rest) {
+            Ok((rest, out)) => {
+                self.rest = rest;
+                Ok((out, self.span_from(start)))
+            }
+            Err(_) => {
+                let found = if self.at_end() {
+                    "end of line".to_string()
+                } else {
+                    format!("`{}`", self.rest.split([' ', '\t']).next().unwrap_or(""))
+                };
+                Err(self.error(
+                    self.here(),
+                    format!("expected {expected}, found {found}"),
+                    format!("expected {expected}"),
+                ))
+            }
+        }
+    }
+
+    /// Try a token parser after skipping blanks; no diagnostic on failure.
+    fn try_take<O>(&mut self, mut p: impl FnMut(&'a str) -> PResult<'a, O>) -> Option<(O, Span)> {
+        let saved = self.rest;
+        self.ws();
+        let start = self.rest;
+        match p(self.rest) {
+            Ok((rest, out)) => {
+                self.rest = rest;
+                Some((out, self.span_from(start)))
+            }
+            Err(_) => {
+                self.rest = saved;
+                None
+            }
+        }
+    }
+
+    fn peek_word(&self) -> &'a str {
+        self.rest
+            .trim_start()
+            .split([' ', '\t'])
+            .next()
+            .unwrap_or("")
+    }
+
+    fn finish(&mut self) -> Result<(), Diagnostic> {
+        self.ws();
+        if self.at_end() {
+            Ok(())
+        } else {
+            Err(self.error(
+                self.here(),
+                format!("unexpected `{}`", self.peek_word()),
+                "nothing more was expected on this line",
+            ))
+        }
+    }
+}
+
+/// Strip a `#` comment that is not inside a quoted string.
+fn strip_comment(line: &str) -> &str {
+    let mut in_quotes = false;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_quotes => escaped = true,
+            '"' => in_quotes = !in_quotes,
+            '#' if !in_quotes => return &line[..i],
+            _ => {}
+        }
+    }
+    line
+}
+
+const CLAUSES: &str = "`same-transaction N`, `response-to N`, `in-dialog N`, `match COND`, `expect COND`, `capture $VAR = PATH` or `within DURATION`";
+
+/// Parse a whole rule file. Every line is parsed, so that one load reports
+/// every mistake.
+pub fn parse_file(file: &str, text: &str) -> Result<SyntaxFile, Vec<Diagnostic>> {
+    let mut out = SyntaxFile::default();
+    let mut errors = Vec::new();
+    for (idx, raw) in text.lines().enumerate() {
+        let line_no = idx + 1;
+        let content = strip_comment(raw).trim_end();
+        if content.trim().is_empty() {
+            continue;
+        }
+        let mut line = Line::new(file, raw.trim_end_matches('\r'), line_no);
+        let indented = content.starts_with([' ', '\t']);
+        let result = if indented {
+            match out.steps.last_mut() {
+                Some(step) => parse_clauses(&mut line, &mut step.clauses, content),
+                None => Err(line.error(
+                    line.here(),
+                    "an indented line must continue a step",
+                    "indent only the clauses under a step line",
+                )),
+            }
+        } else {
+            parse_top_line(&mut line, &mut out, content)
+        };
+        if let Err(d) = result {
+            errors.push(d);
+        }
+    }
+    if let Some(open) = out.repeats.iter().find(|r| r.end.is_none()) {
+        let line_text = text
+            .lines()
+            .nth(open.span.line.saturating_sub(1))
+            .unwrap_or("")
+            .to_string();
+        errors.push(Diagnostic {
+            file: file.to_string(),
+            span: open.span,
+            line_text,
+            message: "this `repeat` block is never closed".into(),
+            help: "add a line `end` after its last step".into(),
+        });
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+fn parse_top_line<'a>(
+    line: &mut Line<'a>,
+    out: &mut SyntaxFile,
+    content: &'a str,
+) -> Result<(), Diagnostic> {
+    line.rest = content;
+    let word = line.peek_word();
+    match word {
+        "flow" => {
+            line.want(tag("flow"), "`flow`")?;
+            let (id, span) = line.want(name, "a rule id such as `poc-preest-release-self`")?;
+            out.flow = Some((id.to_string(), span));
+            line.finish()
+        }
+        "title" => {
+            line.want(tag("title"), "`title`")?;
+            let (t, _) = line.want(quoted, "a quoted title")?;
+            out.title = Some(t);
+            line.finish()
+        }
+        "session" => {
+            line.want(tag("session"), "`session`")?;
+            let (v, span) = line.want(var, "a variable such as `$session`")?;
+            out.session = Some((v.to_string(), span));
+            line.finish()
+        }
+        "timeout" => {
+            line.want(tag("timeout"), "`timeout`")?;
+            let (d, _) = line.want(duration, "a duration such as `32s` or `500ms`")?;
+            out.timeout = Some(d);
+            line.finish()
+        }
+        "roles" => {
+            let (_, start) = line.want(tag("roles"), "`roles`")?;
+            let mut roles = Vec::new();
+            while let Some((r, span)) = line.try_take(name) {
+                roles.push((r.to_string(), span));
+            }
+            if roles.is_empty() {
+                return Err(line.error(
+                    line.here(),
+                    "`roles` names no role",
+                    "expected role names",
+                ));
+            }
+            out.roles = Some((roles, start));
+            line.finish()
+        }
+        "repeat" => {
+            let (_, start) = line.want(tag("repeat"), "`repeat`")?;
+            line.want(tag("dialog-of"), "`dialog-of` (the only kind of repeat)")?;
+            let (v, vspan) = line.want(var, "a variable such as `$session`")?;
+            let mut roles = Vec::new();
+            if line.try_take(tag("(")).is_some() {
+                while let Some((r, span)) = line.try_take(name) {
+                    roles.push((r.to_string(), span));
+                }
+                line.want(tag(")"), "`)` closing the per-participant roles")?;
+            }
+            if out.repeats.iter().any(|r| r.end.is_none()) {
+                return Err(line.error(
+                    start,
+                    "`repeat` blocks cannot be nested",
+                    "close the previous block with `end` first",
+                ));
+            }
+            out.repeats.push(SyntaxRepeat {
+                var: (v.to_string(), vspan),
+                roles,
+                start: out.steps.len(),
+                end: None,
+                span: start,
+            });
+            line.finish()
+        }
+        "end" => {
+            let (_, span) = line.want(tag("end"), "`end`")?;
+            match out.repeats.iter_mut().find(|r| r.end.is_none()) {
+                Some(r) => r.end = Some(out.steps.len()),
+                None => {
+                    return Err(line.error(span, "`end` without `repeat`", "remove this line"));
+                }
+            }
+            line.finish()
+        }
+        _ => {
+            let step = parse_step(line, content)?;
+            out.steps.push(step);
+            Ok(())
+        }
+    }
+}
+
+fn var(i: &str) -> PResult<'_, &str> {
+    let (rest, _) = tag("$")(i)?;
+    name(rest)
+}
+
+fn method_token(i: &str) -> PResult<'_, &str> {
+    take_while1(|c: char| c.is_ascii_uppercase() || c == '-' || c == '_')(i)
+}
+
+fn status_token(i: &str) -> PResult<'_, &str> {
+    let (rest, s) = take_while1(|c: char| c.is_ascii_digit() || c == 'x')(i)?;
+    let valid = s.len() == 3
+        && s.as_bytes()[0].is_ascii_digit()
+        && (s[1..].bytes().all(|b| b.is_ascii_digit()) || &s[1..] == "xx");
+    if valid {
+        Ok((rest, s))
+    } else {
+        Err(nom::Err::Error(nom::error::Error::new(
+            i,
+            nom::error::ErrorKind::Digit,
+        )))
+    }
+}
+
+fn parse_step<'a>(line: &mut Line<'a>, content: &'a str) -> Result<SyntaxStep, Diagnostic> {
+    line.rest = content;
+    let (number, optional) = if let Some((_, _)) = line.try_take(tag("opt")) {
+        (None, true)
+    } else {
+        let (n, span) = line.want(digit1, "a step number, `opt`, or a directive (flow, title, session, timeout, roles, repeat, end)")?;
+        let n: u32 = n.parse().map_err(|_| {
+            line.error(
+                span,
+                "step number too large",
+                "use a number below 4294967296",
+            )
+        })?;
+        (Some((n, span)), false)
+    };
+    let (from, from_span) = line.want(name, "the sending role")?;
+    line.want(tag("->"), "`->`")?;
+    let (to, to_span) = line.want(name, "the receiving role")?;
+    line.ws();
+    let msg_start = line.rest;
+    let message = if let Some((status, _)) = line.try_take(status_token) {
+        // Optional reason phrase words, then `(METHOD)`.
+        loop {
+            line.ws();
+            if line.rest.starts_with('(') || line.at_end() {
+                break;
+            }
+            let _ = line.want(
+                take_while1(|c: char| c != ' ' && c != '\t' && c != '('),
+                "a reason phrase word",
+            )?;
+        }
+        line.want(
+            tag("("),
+            "`(METHOD)` naming the request this response answers, as in `200 OK (BYE)`",
+        )?;
+        let (m, _) = line.want(method_token, "a method in upper case")?;
+        line.want(tag(")"), "`)`")?;
+        SyntaxMessage::Response {
+            status: status.to_string(),
+            method: m.to_string(),
+        }
+    } else {
+        let (m, _) = line.want(
+            method_token,
+            "a request method in upper case (REFER) or a response (`200 OK (BYE)`, `2xx (REFER)`)",
+        )?;
+        SyntaxMessage::Request(m.to_string())
+    };
+    let message_span = line.span_from(msg_start);
+    let summary_end = content.len() - line.rest.len();
+    let summary = content[..summary_end].trim().to_string();
+    let span = Span {
+        line: line.line,
+        col: 1,
+        len: summary.chars().count().max(1),
+    };
+    let mut clauses = Vec::new();
+    let rest = line.rest;
+    parse_clauses(line, &mut clauses, rest)?;
+    Ok(SyntaxStep {
+        number,
+        optional,
+        from: (from.to_string(), from_span),
+        to: (to.to_string(), to_span),
+        message,
+        message_span,
+        clauses,
+        span,
+        summary,
+    })
+}
+
+fn parse_clauses<'a>(
+    line: &mut Line<'a>,
+    clauses: &mut Vec<Clause>,
+    content: &'a str,
+) -> Result<(), Diagnostic> {
+    line.rest = content;
+    loop {
+        line.ws();
+        if line.at_end() {
+            return Ok(());
+        }
+        let word = line.peek_word();
+        match word {
+            "same-transaction" | "response-to" | "in-dialog" => {
+                let (kw, start) = line.want(name, "a relation")?;
+                let kind = match kw {
+                    "same-transaction" => RelationKind::SameTransaction,
+                    "response-to" => RelationKind::ResponseTo,
+                    _ => RelationKind::InDialog,
+                };
+                let (n, nspan) = line.want(digit1, "the number of an earlier step")?;
+                let step = n.parse().unwrap_or(u32::MAX);
+                let span = Span {
+                    len: nspan.col + nspan.len - start.col,
+                    ..start
+                };
+                clauses.push(Clause::Relation { kind, step, span });
+            }
+            "match" | "expect" => {
+                let (kw, _) = line.want(name, "`match` or `expect`")?;
+                let cond = parse_cond(line)?;
+                clauses.push(if kw == "match" {
+                    Clause::Match(cond)
+                } else {
+                    Clause::Expect(cond)
+                });
+            }
+            "capture" => {
+                line.want(tag("capture"), "`capture`")?;
+                let (v, vspan) = line.want(var, "a variable such as `$session`")?;
+                line.want(tag("="), "`=`")?;
+                let path = parse_path(line)?;
+                clauses.push(Clause::Capture {
+                    var: (v.to_string(), vspan),
+                    path,
+                });
+            }
+            "within" => {
+                line.want(tag("within"), "`within`")?;
+                let (d, _) = line.want(duration, "a duration such as `32s` or `500ms`")?;
+                clauses.push(Clause::Within(d));
+            }
+            other => {
+                return Err(line.error(
+                    line.here(),
+                    format!("unknown clause `{other}`"),
+                    format!("expected one of {CLAUSES}"),
+                ));
+            }
+        }
+    }
+}
+
+fn path_word(i: &str) -> PResult<'_, &str> {
+    take_while1(|c: char| is_name_char(c) || c == '.')(i)
+}
+
+fn paren_arg(i: &str) -> PResult<'_, &str> {
+    let (rest, _) = tag("(")(i)?;
+    let (rest, arg) = take_while1(|c: char| c != ')' && c != ' ')(rest)?;
+    let (rest, _) = tag(")")(rest)?;
+    Ok((rest, arg))
+}
+
+/// `base[(arg)] (.accessor[(arg)])*`
+fn parse_path(line: &mut Line<'_>) -> Result<SyntaxPath, Diagnostic> {
+    line.ws();
+    let start = line.rest;
+    let (first, _) = line.want(
+        take_while1(is_name_char),
+        "a value such as `request-uri`, `refer-to.uri.param(method)`, `header(Event)` or `body`",
+    )?;
+    let mut base = first.to_string();
+    let mut base_arg = None;
+    if line.rest.starts_with('(') {
+        let (arg, _) = line.want(paren_arg, "`(NAME)`")?;
+        base_arg = Some(arg.to_string());
+    }
+    // `sipfrag.status` is one base written with a dot.
+    if base == "sipfrag" && line.rest.starts_with(".status") {
+        line.rest = &line.rest[".status".len()..];
+        base = "sipfrag.status".to_string();
+    }
+    let mut accessors = Vec::new();
+    while line.rest.starts_with('.') {
+        line.rest = &line.rest[1..];
+        let (acc, _) = line.want(
+            take_while1(is_name_char),
+            "an accessor: uri, value, user, host, param(NAME) or without(NAME)",
+        )?;
+        let mut arg = None;
+        if line.rest.starts_with('(') {
+            let (a, _) = line.want(paren_arg, "`(NAME)`")?;
+            arg = Some(a.to_string());
+        }
+        accessors.push((acc.to_string(), arg));
+    }
+    let span = line.span_from(start);
+    let text = start[..start.len() - line.rest.len()].to_string();
+    let _ = path_word;
+    Ok(SyntaxPath {
+        base,
+        base_arg,
+        accessors,
+        span,
+        text,
+    })
+}
+
+fn parse_cond(line: &mut Line<'_>) -> Result<SyntaxCond, Diagnostic> {
+    line.ws();
+    let start = line.rest;
+    if line.peek_word() == "dialog-of" {
+        line.want(tag("dialog-of"), "`dialog-of`")?;
+        let (v, vspan) = line.want(var, "a variable such as `$session`")?;
+        return Ok(SyntaxCond {
+            kind: SyntaxCondKind::DialogOf {
+                var: (v.to_string(), vspan),
+            },
+            text: start[..start.len() - line.rest.len()].trim().to_string(),
+            span: line.span_from(start),
+        });
+    }
+    let path = parse_path(line)?;
+    line.ws();
+    let op_word = line.peek_word();
+    let kind = match op_word {
+        "is-focus-for" | "is-not-focus-for" => {
+            let (w, _) = line.want(name, "`is-focus-for` or `is-not-focus-for`")?;
+            let (r, rspan) = line.want(name, "a role")?;
+            SyntaxCondKind::FocusFor {
+                path,
+                role: (r.to_string(), rspan),
+                negated: w == "is-not-focus-for",
+            }
+        }
+        "present" | "absent" => {
+            let (w, _) = line.want(name, "`present` or `absent`")?;
+            let op = if w == "present" {
+                SyntaxOp::Present
+            } else {
+                SyntaxOp::Absent
+            };
+            SyntaxCondKind::Compare { path, op }
+        }
+        _ => {
+            let (op, _) = line.want(
+                |i| alt((tag("=="), tag("!="), tag("!~"), tag("~"))).parse(i),
+                "an operator: ==, !=, ~ (regex), !~, present, absent, is-focus-for or is-not-focus-for",
+            )?;
+            let op = match op {
+                "==" | "!=" => {
+                    let value = parse_value(line)?;
+                    if op == "==" {
+                        SyntaxOp::Eq(value)
+                    } else {
+                        SyntaxOp::Ne(value)
+                    }
+                }
+                _ => {
+                    let (re, span) = line.want(quoted, "a quoted regular expression")?;
+                    if op == "~" {
+                        SyntaxOp::Matches(re, span)
+                    } else {
+                        SyntaxOp::NotMatches(re, span)
+                    }
+                }
+            };
+            SyntaxCondKind::Compare { path, op }
+        }
+    };
+    Ok(SyntaxCond {
+        kind,
+        text: start[..start.len() - line.rest.len()].trim().to_string(),
+        span: line.span_from(start),
+    })
+}
+
+fn parse_value(line: &mut Line<'_>) -> Result<SyntaxValue, Diagnostic> {
+    if let Some((v, span)) = line.try_take(var) {
+        return Ok(SyntaxValue::Var(v.to_string(), span));
+    }
+    if let Some((s, _)) = line.try_take(quoted) {
+        return Ok(SyntaxValue::Literal(s));
+    }
+    let (n, _) = line.want(digit1, "a quoted string, a number or a `$variable`")?;
+    Ok(SyntaxValue::Literal(n.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comment_inside_quotes_is_kept() {
+        assert_eq!(
+            strip_comment(r#"match x == "a#b" # c"#),
+            r#"match x == "a#b" "#
+        );
+    }
+
+    #[test]
+    fn quoted_unescapes() {
+        assert_eq!(
+            quoted(r#""a\"b\\c" rest"#).unwrap(),
+            (" rest", "a\"b\\c".into())
+        );
+        assert!(quoted(r#""open"#).is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            duration("32s").unwrap().1,
+            std::time::Duration::from_secs(32)
+        );
+        assert_eq!(
+            duration("500ms").unwrap().1,
+            std::time::Duration::from_millis(500)
+        );
+        assert_eq!(
+            duration("2m").unwrap().1,
+            std::time::Duration::from_secs(120)
+        );
+        assert!(duration("s").is_err());
+    }
+
+    #[test]
+    fn status_tokens() {
+        assert!(status_token("200").is_ok());
+        assert!(status_token("2xx").is_ok());
+        assert!(status_token("20x").is_err());
+        assert!(status_token("2000").is_err());
+    }
+}
