@@ -1,0 +1,642 @@
+//! One flow instance while it is open, and how it is settled.
+
+use std::net::IpAddr;
+
+use super::eval::{Env, Truth, eval_cond, eval_path};
+use super::{InstanceReport, Key, Status, StepReport, Verdict};
+use crate::capture::Timestamp;
+use crate::rules::ast::{CondKind, MessagePattern, Relation, Rule, StatusPattern, StepIdx};
+use crate::trace::{Msg, Tracker};
+
+/// What is kept of a message once it is a step: the correlation fields
+/// later steps refer to, and where it was seen.
+#[derive(Debug, Clone)]
+pub(super) struct Seen {
+    frame: u64,
+    time: Timestamp,
+    call_id: String,
+    cseq: u32,
+    cseq_method: String,
+    branch: Option<String>,
+    from_tag: Option<String>,
+    status: Option<u16>,
+    /// Why the message, though it is this step, has the wrong content.
+    wrong: Option<String>,
+}
+
+/// One participant of a per-participant block.
+#[derive(Debug, Clone)]
+pub(super) struct Iteration {
+    pub participant: String,
+    pub call_id: Option<String>,
+    roles: Vec<Option<IpAddr>>,
+    seen: Vec<Option<Seen>>,
+}
+
+/// An open flow instance.
+#[derive(Debug)]
+pub(super) struct Instance {
+    pub rule: usize,
+    pub group: u64,
+    trigger_frame: u64,
+    trigger_call_id: String,
+    pub roles: Vec<Option<IpAddr>>,
+    pub vars: Vec<Option<String>>,
+    seen: Vec<Option<Seen>>,
+    pub iterations: Vec<Iteration>,
+    snapshot_done: bool,
+    from_setup: bool,
+    last_time: Timestamp,
+    pub version: u32,
+    pub keys: Vec<Key>,
+    pub in_scan: bool,
+    evidence: u32,
+}
+
+/// A settled instance awaiting the other alternatives of its trigger.
+#[derive(Debug)]
+pub(super) struct Settled {
+    pub group: u64,
+    pub rule: usize,
+    pub score: (usize, u32),
+    pub report: InstanceReport,
+}
+
+/// A message accepted as a step, before it is recorded.
+struct Accept {
+    seen: Seen,
+    bind: Vec<(usize, IpAddr)>,
+    vars: Option<Vec<Option<String>>>,
+    evidence: u32,
+}
+
+fn in_block(rule: &Rule, idx: StepIdx) -> bool {
+    rule.repeat.as_ref().is_some_and(|r| idx >= r.first && idx <= r.last)
+}
+
+fn per_participant(rule: &Rule, role: usize) -> bool {
+    rule.repeat.as_ref().is_some_and(|r| r.roles.contains(&role))
+}
+
+impl Instance {
+    /// Start an instance if `msg` matches the rule's first step.
+    pub(super) fn trigger(ri: usize, rule: &Rule, msg: &Msg<'_>, trace: &Tracker, _id: u64) -> Option<Instance> {
+        let mut inst = Instance {
+            rule: ri,
+            group: 0,
+            trigger_frame: msg.frame,
+            trigger_call_id: msg.call_id.to_string(),
+            roles: vec![None; rule.roles.len()],
+            vars: vec![None; rule.vars.len()],
+            seen: vec![None; rule.steps.len()],
+            iterations: Vec::new(),
+            snapshot_done: false,
+            from_setup: false,
+            last_time: msg.time,
+            version: 0,
+            keys: Vec::new(),
+            in_scan: false,
+            evidence: 0,
+        };
+        let accept = inst.try_step(rule, 0, None, msg, trace)?;
+        // The trigger must be right in every respect, not merely related.
+        if accept.seen.wrong.is_some() {
+            return None;
+        }
+        inst.record(rule, 0, None, accept, msg, trace);
+        Some(inst)
+    }
+
+    fn role(&self, rule: &Rule, role: usize, iter: Option<usize>) -> Option<IpAddr> {
+        match iter {
+            Some(i) if per_participant(rule, role) => self.iterations.get(i).and_then(|it| it.roles[role]),
+            _ => self.roles[role],
+        }
+    }
+
+    fn seen_at(&self, rule: &Rule, idx: StepIdx, iter: Option<usize>) -> Option<&Seen> {
+        match (&rule.repeat, iter) {
+            (Some(r), Some(i)) if in_block(rule, idx) => {
+                self.iterations.get(i).and_then(|it| it.seen[idx - r.first].as_ref())
+            }
+            (Some(_), None) if in_block(rule, idx) => self
+                .iterations
+                .iter()
+                .filter_map(|it| it.seen[idx - rule.repeat.as_ref().map_or(0, |r| r.first)].as_ref())
+                .next(),
+            _ => self.seen[idx].as_ref(),
+        }
+    }
+
+    /// Call-IDs of the messages seen as step `idx` (every participant's).
+    pub(super) fn seen_call_ids<'s>(&'s self, rule: &Rule, idx: StepIdx) -> Vec<&'s str> {
+        match &rule.repeat {
+            Some(r) if in_block(rule, idx) => self
+                .iterations
+                .iter()
+                .filter_map(|it| it.seen[idx - r.first].as_ref().map(|s| s.call_id.as_str()))
+                .collect(),
+            _ => self.seen[idx].iter().map(|s| s.call_id.as_str()).collect(),
+        }
+    }
+
+    /// Could step `idx` still be seen?
+    pub(super) fn pending(&self, rule: &Rule, idx: StepIdx) -> bool {
+        match &rule.repeat {
+            Some(r) if in_block(rule, idx) => {
+                (idx == r.first && !self.from_setup)
+                    || self.iterations.iter().any(|it| it.seen[idx - r.first].is_none())
+            }
+            _ => self.seen[idx].is_none(),
+        }
+    }
+
+    /// Try every pending step in rule order; the first that accepts the
+    /// message takes it.
+    pub(super) fn offer(&mut self, rule: &Rule, msg: &Msg<'_>, trace: &Tracker) -> bool {
+        for idx in 1..rule.steps.len() {
+            if let Some(r) = rule.repeat.as_ref().filter(|_| in_block(rule, idx)) {
+                for i in 0..self.iterations.len() {
+                    if self.iterations[i].seen[idx - r.first].is_none()
+                        && let Some(a) = self.try_step(rule, idx, Some(i), msg, trace)
+                    {
+                        self.record(rule, idx, Some(i), a, msg, trace);
+                        return true;
+                    }
+                }
+                if idx == r.first && self.may_add_participant(rule) {
+                    self.iterations.push(Iteration {
+                        participant: msg.sip.request_uri().unwrap_or_default().to_string(),
+                        call_id: Some(msg.call_id.to_string()),
+                        roles: vec![None; rule.roles.len()],
+                        seen: vec![None; r.last - r.first + 1],
+                    });
+                    let i = self.iterations.len() - 1;
+                    if let Some(a) = self.try_step(rule, idx, Some(i), msg, trace) {
+                        self.record(rule, idx, Some(i), a, msg, trace);
+                        return true;
+                    }
+                    self.iterations.pop();
+                }
+            } else if self.seen[idx].is_none()
+                && let Some(a) = self.try_step(rule, idx, None, msg, trace)
+            {
+                self.record(rule, idx, None, a, msg, trace);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Without the session's setup, participants are the dialogs the focus
+    /// sends BYEs in, between the step before the block and the step after.
+    fn may_add_participant(&self, rule: &Rule) -> bool {
+        let Some(r) = &rule.repeat else { return false };
+        if self.from_setup {
+            return false;
+        }
+        let before = r.first.checked_sub(1).is_none_or(|b| self.seen[b].is_some());
+        let after_seen = rule
+            .steps
+            .iter()
+            .enumerate()
+            .skip(r.last + 1)
+            .find(|(_, s)| !s.optional)
+            .is_some_and(|(i, _)| self.seen[i].is_some());
+        before && !after_seen
+    }
+
+    fn try_step(&self, rule: &Rule, idx: StepIdx, iter: Option<usize>, msg: &Msg<'_>, trace: &Tracker) -> Option<Accept> {
+        let step = &rule.steps[idx];
+        // The kind of message.
+        let mut status_wrong = None;
+        match &step.message {
+            MessagePattern::Request { method } => {
+                if msg.sip.method()? != method {
+                    return None;
+                }
+            }
+            MessagePattern::Response { status, method } => {
+                let s = msg.sip.status()?;
+                if msg.cseq_method != method {
+                    return None;
+                }
+                let provisional_expected = matches!(status, StatusPattern::Class(1))
+                    || matches!(status, StatusPattern::Exact(x) if *x < 200);
+                if s < 200 && !provisional_expected {
+                    return None;
+                }
+                if !status.accepts(s) {
+                    let expected = match status {
+                        StatusPattern::Exact(x) => format!("{x} {}", reason_phrase(*x)),
+                        StatusPattern::Class(c) => format!("a {c}xx response"),
+                    };
+                    let reason = msg.sip.reason().unwrap_or("");
+                    status_wrong = Some(format!("{s} {reason} where {expected} expected").replace("  ", " "));
+                }
+            }
+        }
+        // The nodes.
+        let from_ip = msg.src.ip();
+        let to_ip = msg.dst.ip();
+        let mut bind = Vec::new();
+        for (role, ip) in [(step.from, from_ip), (step.to, to_ip)] {
+            match self.role(rule, role, iter) {
+                Some(bound) if bound != ip => return None,
+                Some(_) => {}
+                None => {
+                    if bind.iter().any(|&(r, b)| r != role && b == ip) && !per_participant(rule, role) {
+                        return None;
+                    }
+                    if !per_participant(rule, role)
+                        && self
+                            .roles
+                            .iter()
+                            .enumerate()
+                            .any(|(r, b)| r != role && *b == Some(ip) && !per_participant(rule, r))
+                    {
+                        return None;
+                    }
+                    if !bind.iter().any(|&(r, _)| r == role) {
+                        bind.push((role, ip));
+                    }
+                }
+            }
+        }
+        if step.from == step.to && from_ip != to_ip {
+            return None;
+        }
+        // The relation.
+        if let Some(rel) = step.relation {
+            let target_iter = if in_block(rule, rel.target()) { iter } else { None };
+            let t = self.seen_at(rule, rel.target(), target_iter)?;
+            let same_cseq = msg.call_id == t.call_id && msg.cseq == t.cseq && msg.cseq_method == t.cseq_method;
+            let ok = match rel {
+                Relation::SameTransaction(_) => {
+                    same_cseq
+                        && match (msg.sip.status(), t.status) {
+                            (Some(a), Some(b)) => a == b,
+                            _ => true,
+                        }
+                }
+                Relation::ResponseTo(_) => {
+                    same_cseq
+                        && match (msg.top_branch, &t.branch) {
+                            (Some(a), Some(b)) => a == b,
+                            _ => true,
+                        }
+                }
+                Relation::InDialog(_) => {
+                    msg.call_id == t.call_id
+                        && match &t.from_tag {
+                            Some(tag) => msg.to_tag == Some(tag.as_str()) || msg.from_tag == Some(tag.as_str()),
+                            None => true,
+                        }
+                }
+            };
+            if !ok {
+                return None;
+            }
+        }
+        // Captures, visible to this step's own conditions.
+        let vars = if step.captures.is_empty() {
+            None
+        } else {
+            let mut v = self.vars.clone();
+            for c in &step.captures {
+                v[c.var] = eval_path(msg, &c.path).map(|x| x.into_owned());
+            }
+            Some(v)
+        };
+        let mut roles = self.roles.clone();
+        if let Some(i) = iter {
+            for (r, b) in roles.iter_mut().enumerate() {
+                if per_participant(rule, r) {
+                    *b = self.iterations.get(i).and_then(|it| it.roles[r]);
+                }
+            }
+        }
+        for &(r, ip) in &bind {
+            roles[r] = Some(ip);
+        }
+        let env = Env {
+            vars: vars.as_deref().unwrap_or(&self.vars),
+            roles: &roles,
+            trace,
+        };
+        let mut evidence = 0;
+        for cond in &step.matches {
+            match eval_cond(msg, &cond.kind, &env) {
+                Truth::False => return None,
+                Truth::True => {
+                    if matches!(cond.kind, CondKind::FocusFor { .. }) {
+                        evidence += 1;
+                    }
+                }
+                Truth::Unknown => {}
+            }
+        }
+        let mut wrong = status_wrong;
+        if wrong.is_none() {
+            for cond in &step.expects {
+                if eval_cond(msg, &cond.kind, &env) == Truth::False {
+                    let found = match &cond.kind {
+                        CondKind::Compare { path, .. } => match eval_path(msg, path) {
+                            Some(v) => format!("found `{}`", truncate(&v, 60)),
+                            None => "it is absent".to_string(),
+                        },
+                        _ => "it does not hold".to_string(),
+                    };
+                    wrong = Some(format!("expected `{}`, {found}", cond.text));
+                    break;
+                }
+            }
+        }
+        Some(Accept {
+            seen: Seen {
+                frame: msg.frame,
+                time: msg.time,
+                call_id: msg.call_id.to_string(),
+                cseq: msg.cseq,
+                cseq_method: msg.cseq_method.to_string(),
+                branch: msg.top_branch.map(str::to_string),
+                from_tag: msg.from_tag.map(str::to_string),
+                status: msg.sip.status(),
+                wrong,
+            },
+            bind,
+            vars,
+            evidence,
+        })
+    }
+
+    fn record(&mut self, rule: &Rule, idx: StepIdx, iter: Option<usize>, a: Accept, msg: &Msg<'_>, trace: &Tracker) {
+        for (role, ip) in a.bind {
+            match iter {
+                Some(i) if per_participant(rule, role) => self.iterations[i].roles[role] = Some(ip),
+                _ => self.roles[role] = Some(ip),
+            }
+        }
+        if let Some(v) = a.vars {
+            self.vars = v;
+        }
+        self.evidence += a.evidence;
+        if msg.time > self.last_time {
+            self.last_time = msg.time;
+        }
+        match (iter, &rule.repeat) {
+            (Some(i), Some(r)) => self.iterations[i].seen[idx - r.first] = Some(a.seen),
+            _ => self.seen[idx] = Some(a.seen),
+        }
+        self.snapshot_participants(rule, trace);
+    }
+
+    /// Once the conference URI is known, the participants are the focus
+    /// dialogs the capture holds for it (RFC 4579), if any.
+    fn snapshot_participants(&mut self, rule: &Rule, trace: &Tracker) {
+        let Some(r) = &rule.repeat else { return };
+        if self.snapshot_done {
+            return;
+        }
+        let Some(Some(focus)) = self.vars.get(r.focus_var) else {
+            return;
+        };
+        self.snapshot_done = true;
+        let dialogs = trace.focus_dialogs(focus);
+        if dialogs.is_empty() {
+            return;
+        }
+        self.from_setup = true;
+        for d in dialogs {
+            self.iterations.push(Iteration {
+                participant: d.participant,
+                call_id: Some(d.call_id),
+                roles: vec![None; rule.roles.len()],
+                seen: vec![None; r.last - r.first + 1],
+            });
+        }
+    }
+
+    /// Every required step seen (for each participant).
+    pub(super) fn complete(&self, rule: &Rule) -> bool {
+        for (idx, step) in rule.steps.iter().enumerate() {
+            if step.optional {
+                continue;
+            }
+            match &rule.repeat {
+                Some(r) if in_block(rule, idx) => {
+                    if self.iterations.is_empty() || self.iterations.iter().any(|it| it.seen[idx - r.first].is_none()) {
+                        return false;
+                    }
+                }
+                _ => {
+                    if self.seen[idx].is_none() {
+                        return false;
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// When to stop waiting: the latest step's time plus the longest time
+    /// limit of the steps still pending.
+    pub(super) fn deadline(&self, rule: &Rule) -> i128 {
+        let limit = rule
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| !s.optional && self.pending(rule, *i))
+            .map(|(_, s)| s.timeout)
+            .max()
+            .unwrap_or(rule.timeout);
+        self.last_time.as_nanos() + limit.as_nanos() as i128
+    }
+
+    /// Decide every step's status and build the report.
+    pub(super) fn settle(self, rule: &Rule, trace: &Tracker) -> Settled {
+        struct Entry<'s> {
+            idx: StepIdx,
+            iter: Option<usize>,
+            seen: Option<&'s Seen>,
+        }
+        let mut entries: Vec<Entry<'_>> = Vec::new();
+        for (idx, step) in rule.steps.iter().enumerate() {
+            if step.optional {
+                continue;
+            }
+            match &rule.repeat {
+                Some(r) if in_block(rule, idx) => {
+                    if self.iterations.is_empty() {
+                        entries.push(Entry { idx, iter: None, seen: None });
+                    }
+                    for (i, it) in self.iterations.iter().enumerate() {
+                        entries.push(Entry {
+                            idx,
+                            iter: Some(i),
+                            seen: it.seen[idx - r.first].as_ref(),
+                        });
+                    }
+                }
+                _ => entries.push(Entry {
+                    idx,
+                    iter: None,
+                    seen: self.seen[idx].as_ref(),
+                }),
+            }
+        }
+        // Every node the instance knows.
+        let mut known: Vec<IpAddr> = self.roles.iter().flatten().copied().collect();
+        for it in &self.iterations {
+            known.extend(it.roles.iter().flatten());
+        }
+        let mut steps = Vec::with_capacity(entries.len());
+        let mut seen_count = 0;
+        for e in &entries {
+            let step = &rule.steps[e.idx];
+            let number = step.number.unwrap_or(0);
+            let participant = e.iter.map(|i| self.iterations[i].participant.clone());
+            let (status, frame, time, detail) = match e.seen {
+                Some(s) => {
+                    if e.idx > 0 {
+                        seen_count += 1;
+                    }
+                    // The closest earlier step seen later than this one.
+                    let violator = entries
+                        .iter()
+                        .filter(|f| f.idx < e.idx)
+                        .filter(|f| match (e.iter, f.iter) {
+                            (Some(a), Some(b)) => a == b,
+                            _ => true,
+                        })
+                        .filter_map(|f| f.seen.map(|fs| (f.idx, fs)))
+                        .filter(|(_, fs)| fs.frame > s.frame)
+                        .max_by_key(|(idx, _)| *idx);
+                    if let Some(w) = &s.wrong {
+                        (Status::Wrong, Some(s.frame), Some(s.time), Some(w.clone()))
+                    } else if let Some((vidx, vs)) = violator {
+                        let vn = rule.steps[vidx].number.unwrap_or(0);
+                        (
+                            Status::OutOfOrder,
+                            Some(s.frame),
+                            Some(s.time),
+                            Some(format!("seen at frame {}, before step {vn} (frame {})", s.frame, vs.frame)),
+                        )
+                    } else {
+                        (Status::Ok, Some(s.frame), Some(s.time), None)
+                    }
+                }
+                None => {
+                    let from = self.role(rule, step.from, e.iter);
+                    let to = self.role(rule, step.to, e.iter);
+                    let covered = match (from, to) {
+                        (Some(a), Some(b)) => trace.link_seen(a, b),
+                        (Some(a), None) | (None, Some(a)) => trace.has_peer_outside(a, &known),
+                        (None, None) => trace.has_link_outside(&known),
+                    };
+                    let names = format!("{} and {}", rule.roles[step.from], rule.roles[step.to]);
+                    if covered {
+                        (Status::Missing, None, None, Some(format!("not seen (the capture holds other SIP between {names})")))
+                    } else {
+                        (Status::Unobserved, None, None, Some(format!("the capture holds no SIP between {names}")))
+                    }
+                }
+            };
+            steps.push(StepReport {
+                number,
+                participant,
+                expected: step.summary.clone(),
+                status,
+                frame,
+                time,
+                detail,
+            });
+        }
+        let mut notes = Vec::new();
+        if rule.repeat.is_some() && !self.from_setup {
+            notes.push(
+                "the capture does not hold the session's setup: participants are the dialogs the focus sent BYEs in".to_string(),
+            );
+        }
+        let verdict = Verdict::of(steps.iter().map(|s| s.status));
+        Settled {
+            group: self.group,
+            rule: self.rule,
+            score: (seen_count, self.evidence),
+            report: InstanceReport {
+                rule: rule.id.clone(),
+                title: rule.title.clone(),
+                trigger_frame: self.trigger_frame,
+                trigger_call_id: self.trigger_call_id,
+                session: rule.session_var.and_then(|v| self.vars[v].clone()),
+                verdict,
+                steps,
+                notes,
+            },
+        }
+    }
+}
+
+/// Of the instances one message started, the one that explains the most
+/// steps (then: with setup evidence; then: the earlier rule).
+pub(super) fn choose(mut settled: Vec<Settled>, rules: &[Rule]) -> InstanceReport {
+    settled.sort_by(|a, b| b.score.cmp(&a.score).then(a.rule.cmp(&b.rule)));
+    let mut it = settled.into_iter();
+    let Some(mut best) = it.next() else {
+        return InstanceReport {
+            rule: String::new(),
+            title: String::new(),
+            trigger_frame: 0,
+            trigger_call_id: String::new(),
+            session: None,
+            verdict: Verdict::Fail,
+            steps: Vec::new(),
+            notes: Vec::new(),
+        };
+    };
+    if let Some(second) = it.next()
+        && second.score == best.score
+    {
+        best.report.notes.push(format!(
+            "the trigger fits rule {} equally well; reported as {} (the capture cannot tell them apart)",
+            rules[second.rule].id, rules[best.rule].id
+        ));
+    }
+    best.report
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(max).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// The usual reason phrase of a status code, for messages to people.
+pub fn reason_phrase(code: u16) -> &'static str {
+    match code {
+        100 => "Trying",
+        180 => "Ringing",
+        183 => "Session Progress",
+        200 => "OK",
+        202 => "Accepted",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        480 => "Temporarily Unavailable",
+        481 => "Call/Transaction Does Not Exist",
+        486 => "Busy Here",
+        487 => "Request Terminated",
+        489 => "Bad Event",
+        500 => "Server Internal Error",
+        503 => "Service Unavailable",
+        603 => "Decline",
+        _ => "",
+    }
+}

@@ -1,0 +1,369 @@
+//! Stage 6: compiled flow rules × the trace → flow instances with a status
+//! per step.
+//!
+//! An instance starts at each message that matches a rule's first step (its
+//! trigger) and is not already a step of an open instance of that rule.
+//! Every later message is offered to the open instances that could want it,
+//! found through an index keyed by what the message can be matched on
+//! (Call-ID, Request-URI, sending node), so each message costs a few hash
+//! lookups, not a scan over everything open. An instance is settled when all
+//! its steps are seen, when its next step's time limit passes (capture
+//! time), or at the end of the file; only then are order, `missing` and
+//! `unobserved` decided and the instance reported. Memory follows the
+//! instances still open.
+//!
+//! Instances started by the same message (flows 1 and 2 both start at a
+//! REFER(BYE)) are alternatives: when all have settled, the one that
+//! explains more of the capture is reported and the others are dropped, so
+//! one REFER is one instance of one flow.
+
+mod eval;
+mod instance;
+
+use std::cmp::Reverse;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BinaryHeap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+
+use crate::capture::Timestamp;
+use crate::rules::ast::{CondKind, Op, Operand, Rule};
+use crate::trace::{Msg, Tracker, uri};
+
+pub use eval::{sipfrag_status, xml_value};
+use instance::{Instance, Settled};
+
+/// A step's outcome, as `report-json.md` defines it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    Ok,
+    Missing,
+    OutOfOrder,
+    Wrong,
+    Unobserved,
+}
+
+impl Status {
+    /// The contract's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Missing => "missing",
+            Status::OutOfOrder => "out-of-order",
+            Status::Wrong => "wrong",
+            Status::Unobserved => "unobserved",
+        }
+    }
+}
+
+/// An instance's verdict: `fail` if any step is missing, out of order or
+/// wrong; else `partial` if any is unobserved; else `pass`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Partial,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Partial => "partial",
+        }
+    }
+
+    /// The verdict that follows from step statuses.
+    pub fn of(statuses: impl IntoIterator<Item = Status>) -> Verdict {
+        let mut partial = false;
+        for s in statuses {
+            match s {
+                Status::Missing | Status::OutOfOrder | Status::Wrong => return Verdict::Fail,
+                Status::Unobserved => partial = true,
+                Status::Ok => {}
+            }
+        }
+        if partial { Verdict::Partial } else { Verdict::Pass }
+    }
+}
+
+/// One step of a settled instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepReport {
+    /// The step number of the spec.
+    pub number: u32,
+    /// For steps repeated per participant: the participant (the remote
+    /// target of its dialog with the focus).
+    pub participant: Option<String>,
+    /// The step as the rule writes it (`client-b -> core-b REFER`).
+    pub expected: String,
+    pub status: Status,
+    pub frame: Option<u64>,
+    pub time: Option<Timestamp>,
+    /// Why the status is not `ok`, in one line.
+    pub detail: Option<String>,
+}
+
+/// A settled flow instance: what the reports print.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceReport {
+    pub rule: String,
+    pub title: String,
+    pub trigger_frame: u64,
+    pub trigger_call_id: String,
+    pub session: Option<String>,
+    pub verdict: Verdict,
+    pub steps: Vec<StepReport>,
+    /// Things the user should know about how the instance was read
+    /// (participants inferred, an ambiguous trigger, ...).
+    pub notes: Vec<String>,
+}
+
+/// What an index entry is keyed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Key {
+    CallId(u64),
+    Uri(u64),
+    Src(IpAddr),
+}
+
+fn hash_str(s: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+/// Alternatives started by one trigger message.
+#[derive(Debug, Default)]
+struct Group {
+    open: usize,
+    settled: Vec<Settled>,
+}
+
+/// The matcher for one capture file.
+pub struct Checker<'r> {
+    rules: &'r [Rule],
+    instances: HashMap<u64, Instance>,
+    next_id: u64,
+    index: HashMap<Key, Vec<u64>>,
+    scan: Vec<u64>,
+    timers: BinaryHeap<Reverse<(i128, u64, u32)>>,
+    groups: HashMap<u64, Group>,
+    /// How many instances are open now, and the most ever open (for tests
+    /// and the benchmark's memory story).
+    pub peak_open: usize,
+}
+
+impl<'r> Checker<'r> {
+    pub fn new(rules: &'r [Rule]) -> Self {
+        Checker {
+            rules,
+            instances: HashMap::new(),
+            next_id: 0,
+            index: HashMap::new(),
+            scan: Vec::new(),
+            timers: BinaryHeap::new(),
+            groups: HashMap::new(),
+            peak_open: 0,
+        }
+    }
+
+    /// Offer one message. Settled instances are passed to `out`.
+    pub fn on_message(
+        &mut self,
+        msg: &Msg<'_>,
+        trace: &Tracker,
+        out: &mut dyn FnMut(InstanceReport),
+    ) {
+        self.expire(msg.time, trace, out);
+        if msg.retransmission {
+            return;
+        }
+        let mut candidates: Vec<u64> = Vec::new();
+        let mut gather = |index: &HashMap<Key, Vec<u64>>, k: Key| {
+            if let Some(ids) = index.get(&k) {
+                candidates.extend_from_slice(ids);
+            }
+        };
+        gather(&self.index, Key::CallId(hash_str(msg.call_id)));
+        gather(&self.index, Key::Src(msg.src.ip()));
+        if let Some(ruri) = msg.sip.request_uri() {
+            gather(&self.index, Key::Uri(hash_str(&uri::canonical(ruri))));
+        }
+        candidates.extend_from_slice(&self.scan);
+        candidates.sort_unstable();
+        candidates.dedup();
+
+        let mut consumed_rules: Vec<usize> = Vec::new();
+        let mut touched = Vec::new();
+        for id in candidates {
+            let Some(inst) = self.instances.get_mut(&id) else {
+                continue;
+            };
+            let rule = &self.rules[inst.rule];
+            if inst.offer(rule, msg, trace) {
+                consumed_rules.push(inst.rule);
+                touched.push(id);
+            }
+        }
+        // Triggers.
+        let mut group_id = None;
+        for (ri, rule) in self.rules.iter().enumerate() {
+            if consumed_rules.contains(&ri) {
+                continue;
+            }
+            if let Some(inst) = Instance::trigger(ri, rule, msg, trace, self.next_id) {
+                let gid = *group_id.get_or_insert(self.next_id);
+                let mut inst = inst;
+                inst.group = gid;
+                self.groups.entry(gid).or_default().open += 1;
+                let id = self.next_id;
+                self.next_id += 1;
+                self.instances.insert(id, inst);
+                touched.push(id);
+            }
+        }
+        self.peak_open = self.peak_open.max(self.instances.len());
+        for id in touched {
+            self.after_change(id, trace, out);
+        }
+    }
+
+    /// Re-index, re-arm the timer, or settle a changed instance.
+    fn after_change(&mut self, id: u64, trace: &Tracker, out: &mut dyn FnMut(InstanceReport)) {
+        let Some(inst) = self.instances.get_mut(&id) else {
+            return;
+        };
+        let rule = &self.rules[inst.rule];
+        if inst.complete(rule) {
+            self.settle(id, trace, out);
+            return;
+        }
+        inst.version += 1;
+        let deadline = inst.deadline(rule);
+        self.timers.push(Reverse((deadline, id, inst.version)));
+        for key in wanted_keys(inst, rule) {
+            match key {
+                None => {
+                    if !inst.in_scan {
+                        inst.in_scan = true;
+                        self.scan.push(id);
+                    }
+                }
+                Some(k) => {
+                    if !inst.keys.contains(&k) {
+                        inst.keys.push(k);
+                        self.index.entry(k).or_default().push(id);
+                    }
+                }
+            }
+        }
+    }
+
+    fn settle(&mut self, id: u64, trace: &Tracker, out: &mut dyn FnMut(InstanceReport)) {
+        let Some(inst) = self.instances.remove(&id) else {
+            return;
+        };
+        for k in &inst.keys {
+            if let Some(v) = self.index.get_mut(k) {
+                v.retain(|&x| x != id);
+                if v.is_empty() {
+                    self.index.remove(k);
+                }
+            }
+        }
+        if inst.in_scan {
+            self.scan.retain(|&x| x != id);
+        }
+        let rule = &self.rules[inst.rule];
+        let settled = inst.settle(rule, trace);
+        let gid = settled.group;
+        let Some(group) = self.groups.get_mut(&gid) else {
+            out(settled.report);
+            return;
+        };
+        group.open = group.open.saturating_sub(1);
+        group.settled.push(settled);
+        if group.open == 0
+            && let Some(group) = self.groups.remove(&gid)
+        {
+            out(instance::choose(group.settled, self.rules));
+        }
+    }
+
+    /// Settle every instance whose time limit passed before `now`.
+    pub fn expire(&mut self, now: Timestamp, trace: &Tracker, out: &mut dyn FnMut(InstanceReport)) {
+        let now = now.as_nanos();
+        while let Some(Reverse((deadline, id, version))) = self.timers.peek().copied() {
+            if deadline >= now {
+                break;
+            }
+            self.timers.pop();
+            if self.instances.get(&id).is_some_and(|i| i.version == version) {
+                self.settle(id, trace, out);
+            }
+        }
+    }
+
+    /// End of the file: settle everything still open, in trigger order.
+    pub fn finish(&mut self, trace: &Tracker, out: &mut dyn FnMut(InstanceReport)) {
+        let mut ids: Vec<u64> = self.instances.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            self.settle(id, trace, out);
+        }
+        self.timers.clear();
+    }
+
+    /// Instances still open.
+    pub fn open_instances(&self) -> usize {
+        self.instances.len()
+    }
+}
+
+/// The index keys under which an instance's pending steps can be found
+/// (`None`: only by scanning).
+fn wanted_keys(inst: &Instance, rule: &Rule) -> Vec<Option<Key>> {
+    let mut keys = Vec::new();
+    for (idx, step) in rule.steps.iter().enumerate() {
+        if !inst.pending(rule, idx) {
+            continue;
+        }
+        let mut found = false;
+        if let Some(rel) = step.relation {
+            for call_id in inst.seen_call_ids(rule, rel.target()) {
+                keys.push(Some(Key::CallId(hash_str(call_id))));
+                found = true;
+            }
+        }
+        for cond in &step.matches {
+            match &cond.kind {
+                CondKind::Compare {
+                    path,
+                    op: Op::Eq(Operand::Var(v)),
+                } if path.base == crate::rules::ast::Base::RequestUri && path.accessors.is_empty() => {
+                    if let Some(Some(value)) = inst.vars.get(*v) {
+                        keys.push(Some(Key::Uri(hash_str(&uri::canonical(value)))));
+                        found = true;
+                    }
+                }
+                CondKind::DialogOf { .. } => {
+                    for it in &inst.iterations {
+                        if let Some(c) = &it.call_id {
+                            keys.push(Some(Key::CallId(hash_str(c))));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !found {
+            match inst.roles.get(step.from).copied().flatten() {
+                Some(ip) => keys.push(Some(Key::Src(ip))),
+                None => keys.push(None),
+            }
+        }
+    }
+    keys
+}
