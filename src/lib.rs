@@ -17,5 +17,8 @@
 
 pub mod capture;
 pub mod net;
+pub mod check;
 pub mod problem;
 pub mod rules;
+pub mod sip;
+pub mod trace;

@@ -1,0 +1,572 @@
+//! The zero-copy message view and its parser.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use super::addr::NameAddr;
+use super::detect::{self, Start, StartError};
+use super::headers::{Entry, Header, HeaderKind, HeaderValue};
+use super::lex::{as_str, is_token, parse_u32, trim};
+use super::uri::Uri;
+use super::values::{CSeq, ContentType, Event, SubscriptionState, Via};
+
+/// Why bytes could not be read as a SIP message at all.
+///
+/// Lesser defects do not fail the parse: they are [`Anomalies`] of a
+/// message that is still returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseError {
+    /// No SIP start line: the payload is something else (not reported).
+    NotSip,
+    /// The payload starts like SIP (a SIP method, `SIP/`, or a line ending
+    /// in `SIP/x.y`) but its start line breaks the grammar; the text says
+    /// how. Worth a problem report.
+    BadStartLine(&'static str),
+    /// More than 4 GiB: offsets are 32-bit.
+    TooLarge,
+}
+
+impl ParseError {
+    /// True when the bytes were meant to be SIP, so the failure is worth
+    /// reporting as a malformed message.
+    pub fn is_malformed_sip(&self) -> bool {
+        !matches!(self, ParseError::NotSip)
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::NotSip => f.write_str("not a SIP message"),
+            ParseError::BadStartLine(why) => write!(f, "malformed SIP start line: {why}"),
+            ParseError::TooLarge => f.write_str("SIP message larger than 4 GiB"),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Defects of a message that was still parsed: a set of flags.
+///
+/// Exists so that tolerance stays visible: the message is kept (as
+/// Wireshark keeps it) and the caller decides what to report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct Anomalies(u16);
+
+impl Anomalies {
+    /// No Content-Length header (allowed over UDP, mandatory over TCP).
+    pub const NO_CONTENT_LENGTH: Anomalies = Anomalies(1);
+    /// A Content-Length value that is not a decimal number below 2^32
+    /// (`bad`, `-999`): the body is the rest of the data.
+    pub const BAD_CONTENT_LENGTH: Anomalies = Anomalies(1 << 1);
+    /// Several Content-Length headers that disagree (RFC 4475 3.3.9): the
+    /// body is the rest of the data.
+    pub const CONFLICTING_CONTENT_LENGTH: Anomalies = Anomalies(1 << 2);
+    /// Content-Length exceeds the bytes present (RFC 4475 3.1.2.2): the
+    /// body is what is there.
+    pub const BODY_TRUNCATED: Anomalies = Anomalies(1 << 3);
+    /// The header section is not closed by an empty line.
+    pub const NO_EMPTY_LINE: Anomalies = Anomalies(1 << 4);
+    /// A header line without a colon, with a name that is not a token, or
+    /// a continuation line before any header; such lines are skipped or
+    /// kept as unknown headers.
+    pub const BAD_HEADER_LINE: Anomalies = Anomalies(1 << 5);
+
+    const ALL: [(Anomalies, &'static str); 6] = [
+        (Anomalies::NO_CONTENT_LENGTH, "no Content-Length header"),
+        (
+            Anomalies::BAD_CONTENT_LENGTH,
+            "Content-Length is not a number",
+        ),
+        (
+            Anomalies::CONFLICTING_CONTENT_LENGTH,
+            "several Content-Length headers disagree",
+        ),
+        (
+            Anomalies::BODY_TRUNCATED,
+            "Content-Length exceeds the bytes present",
+        ),
+        (
+            Anomalies::NO_EMPTY_LINE,
+            "header section not ended by an empty line",
+        ),
+        (
+            Anomalies::BAD_HEADER_LINE,
+            "a header line is malformed (no colon or bad name)",
+        ),
+    ];
+
+    /// No flag set.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// True when every flag of `other` is set.
+    pub fn contains(self, other: Anomalies) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// This set without the flags of `other`.
+    pub fn without(self, other: Anomalies) -> Anomalies {
+        Anomalies(self.0 & !other.0)
+    }
+
+    fn insert(&mut self, other: Anomalies) {
+        self.0 |= other.0;
+    }
+
+    /// One short phrase per flag set, for problem messages.
+    pub fn descriptions(self) -> impl Iterator<Item = &'static str> {
+        Self::ALL
+            .into_iter()
+            .filter(move |(a, _)| self.contains(*a))
+            .map(|(_, d)| d)
+    }
+}
+
+impl std::ops::BitOr for Anomalies {
+    type Output = Anomalies;
+    fn bitor(self, rhs: Anomalies) -> Anomalies {
+        Anomalies(self.0 | rhs.0)
+    }
+}
+
+/// A reusable parser: holds the header index buffer so that parsing a
+/// stream of messages allocates nothing once the buffer has grown.
+#[derive(Debug, Default)]
+pub struct Parser {
+    entries: Vec<Entry>,
+}
+
+impl Parser {
+    /// A parser with an empty index buffer.
+    pub fn new() -> Parser {
+        Parser::default()
+    }
+
+    /// Parses one message; the view borrows both `data` and this parser.
+    pub fn parse<'a>(&'a mut self, data: &'a [u8]) -> Result<Message<'a>, ParseError> {
+        self.entries.clear();
+        let layout = index(data, &mut self.entries)?;
+        Ok(Message::new(data, layout, Cow::Borrowed(&self.entries)))
+    }
+}
+
+/// Parses one message, allocating its header index. For a loop over many
+/// messages use a [`Parser`], which reuses that allocation.
+pub fn parse(data: &[u8]) -> Result<Message<'_>, ParseError> {
+    let mut entries = Vec::new();
+    let layout = index(data, &mut entries)?;
+    Ok(Message::new(data, layout, Cow::Owned(entries)))
+}
+
+/// Where the parts of a message are.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    start: Start,
+    line_start: u32,
+    body: (u32, u32),
+    content_length: Option<u32>,
+    anomalies: Anomalies,
+}
+
+/// Indexes the start line and header lines of `data` into `entries`.
+fn index(data: &[u8], entries: &mut Vec<Entry>) -> Result<Layout, ParseError> {
+    if u32::try_from(data.len()).is_err() {
+        return Err(ParseError::TooLarge);
+    }
+    let sl = detect::start_line(data, detect::skip_line_breaks(data)).map_err(|e| match e {
+        StartError::NotSip => ParseError::NotSip,
+        StartError::Malformed(why) => ParseError::BadStartLine(why),
+    })?;
+    let n = data.len();
+    let mut anomalies = Anomalies::default();
+    let mut pos = sl.next;
+    // The start line may end the data without a line break.
+    let body_start = loop {
+        let Some(&c) = data.get(pos) else {
+            anomalies.insert(Anomalies::NO_EMPTY_LINE);
+            break n;
+        };
+        if c == b'\n' {
+            break pos + 1;
+        }
+        if c == b'\r' {
+            match data.get(pos + 1) {
+                Some(b'\n') => break pos + 2,
+                None => {
+                    anomalies.insert(Anomalies::NO_EMPTY_LINE);
+                    break n;
+                }
+                Some(_) => {}
+            }
+        }
+        let (line_end, next) = match memchr::memchr(b'\n', &data[pos..]) {
+            Some(i) => (pos + i, pos + i + 1),
+            None => (n, n),
+        };
+        let line = &data[pos..line_end];
+        if c == b' ' || c == b'\t' {
+            // Continuation of the previous header's value.
+            let content = trim(line);
+            match entries.last_mut() {
+                Some(e) if !content.is_empty() => {
+                    let offset = content.as_ptr() as usize - data.as_ptr() as usize;
+                    if e.value.0 == e.value.1 {
+                        e.value.0 = offset as u32;
+                    }
+                    e.value.1 = (offset + content.len()) as u32;
+                }
+                Some(_) => {}
+                None => anomalies.insert(Anomalies::BAD_HEADER_LINE),
+            }
+        } else {
+            match memchr::memchr(b':', line) {
+                None => anomalies.insert(Anomalies::BAD_HEADER_LINE),
+                Some(colon) => {
+                    let name = line[..colon].trim_ascii_end();
+                    if !is_token(name) {
+                        anomalies.insert(Anomalies::BAD_HEADER_LINE);
+                    }
+                    let value = trim(&line[colon + 1..]);
+                    let vstart = if value.is_empty() {
+                        pos + colon + 1
+                    } else {
+                        value.as_ptr() as usize - data.as_ptr() as usize
+                    };
+                    entries.push(Entry {
+                        name: (pos as u32, (pos + name.len()) as u32),
+                        value: (vstart as u32, (vstart + value.len()) as u32),
+                        kind: HeaderKind::of(name),
+                    });
+                }
+            }
+        }
+        pos = next;
+    };
+
+    let mut content_length: Option<u32> = None;
+    let mut seen_length = false;
+    for e in entries
+        .iter()
+        .filter(|e| e.kind == HeaderKind::ContentLength)
+    {
+        seen_length = true;
+        let v = data.get(e.value.0 as usize..e.value.1 as usize);
+        match v.and_then(|v| parse_u32(trim(v))) {
+            None => anomalies.insert(Anomalies::BAD_CONTENT_LENGTH),
+            Some(len) => match content_length {
+                Some(prev) if prev != len => {
+                    anomalies.insert(Anomalies::CONFLICTING_CONTENT_LENGTH)
+                }
+                _ => content_length = Some(len),
+            },
+        }
+    }
+    if !seen_length {
+        anomalies.insert(Anomalies::NO_CONTENT_LENGTH);
+    }
+    // With a bad or conflicting Content-Length the extent is unknown: the
+    // body is the rest of the data, as Wireshark shows it.
+    let usable = !anomalies.contains(Anomalies::BAD_CONTENT_LENGTH)
+        && !anomalies.contains(Anomalies::CONFLICTING_CONTENT_LENGTH);
+    let body_end = match content_length {
+        Some(len) if usable => {
+            let want = body_start as u64 + u64::from(len);
+            if want > n as u64 {
+                anomalies.insert(Anomalies::BODY_TRUNCATED);
+                n
+            } else {
+                want as usize
+            }
+        }
+        _ => n,
+    };
+    Ok(Layout {
+        start: sl.start,
+        line_start: sl.line_start as u32,
+        body: (body_start as u32, body_end as u32),
+        content_length,
+        anomalies,
+    })
+}
+
+/// A SIP message: a zero-copy view over its bytes.
+///
+/// The start line is checked and every header line is indexed (name and
+/// value spans, name kind) when the view is made; everything else (URIs,
+/// addresses, parameters, comma lists) is parsed when asked for, because
+/// most headers of most messages are never asked for.
+///
+/// Text policy: parts that the grammar restricts to ASCII (method, URIs,
+/// Call-ID, tags, branches, parameters) are `&'a str` borrowed from the
+/// message, and read as absent (`None`) when their bytes are not UTF-8,
+/// the same as any other malformed value. Free text (reason phrase, display
+/// names, header text) is `Cow<'a, str>`: borrowed when it is UTF-8 and
+/// unfolded, else a lossy copy. Raw bytes are always available.
+#[derive(Clone)]
+pub struct Message<'a> {
+    data: &'a [u8],
+    layout: Layout,
+    headers: Cow<'a, [Entry]>,
+}
+
+impl<'a> Message<'a> {
+    fn new(data: &'a [u8], layout: Layout, headers: Cow<'a, [Entry]>) -> Message<'a> {
+        Message {
+            data,
+            layout,
+            headers,
+        }
+    }
+
+    fn span(&self, (a, b): (usize, usize)) -> &'a [u8] {
+        self.data.get(a..b).unwrap_or_default()
+    }
+
+    /// True for a request, false for a response.
+    pub fn is_request(&self) -> bool {
+        matches!(self.layout.start, Start::Request { .. })
+    }
+
+    /// The request method (`INVITE`, or any token: methods are
+    /// case-sensitive and unknown ones are kept); `None` for a response.
+    pub fn method(&self) -> Option<&'a str> {
+        match self.layout.start {
+            Start::Request { method, .. } => as_str(self.span(method)),
+            Start::Response { .. } => None,
+        }
+    }
+
+    /// The Request-URI as written; `None` for a response.
+    pub fn request_uri_str(&self) -> Option<&'a str> {
+        match self.layout.start {
+            Start::Request { uri, .. } => as_str(self.span(uri)),
+            Start::Response { .. } => None,
+        }
+    }
+
+    /// The Request-URI, parsed; `None` for a response or a Request-URI
+    /// that is not a URI (`<sip:x>` of RFC 4475 3.1.2.7).
+    pub fn request_uri(&self) -> Option<Uri<'a>> {
+        Uri::parse(self.request_uri_str()?)
+    }
+
+    /// The status code of a response; `None` for a request.
+    pub fn status(&self) -> Option<u16> {
+        match self.layout.start {
+            Start::Response { code, .. } => Some(code),
+            Start::Request { .. } => None,
+        }
+    }
+
+    /// The reason phrase of a response (may be empty); lossy UTF-8.
+    pub fn reason(&self) -> Option<Cow<'a, str>> {
+        match self.layout.start {
+            Start::Response { reason, .. } => Some(String::from_utf8_lossy(self.span(reason))),
+            Start::Request { .. } => None,
+        }
+    }
+
+    /// The start line without its line break.
+    pub fn start_line(&self) -> &'a [u8] {
+        let from = self.layout.line_start as usize;
+        let rest = self.data.get(from..).unwrap_or_default();
+        let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+        rest[..end].strip_suffix(b"\r").unwrap_or(&rest[..end])
+    }
+
+    /// The message's bytes, from its start line to the end of its body
+    /// (leading line breaks and trailing extra bytes excluded).
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.span((self.layout.line_start as usize, self.layout.body.1 as usize))
+    }
+
+    /// Bytes after the message's end (RFC 3261 18.3: a datagram's octets
+    /// beyond Content-Length are discarded; RFC 4475 3.1.1.8).
+    pub fn trailing(&self) -> &'a [u8] {
+        self.data
+            .get(self.layout.body.1 as usize..)
+            .unwrap_or_default()
+    }
+
+    /// The body: Content-Length bytes after the empty line; the rest of the
+    /// data when there is no usable Content-Length or it exceeds the data.
+    pub fn body(&self) -> &'a [u8] {
+        let (a, b) = self.layout.body;
+        self.span((a as usize, b as usize))
+    }
+
+    /// The declared Content-Length, when present and a valid number.
+    pub fn content_length(&self) -> Option<u32> {
+        self.layout.content_length
+    }
+
+    /// Defects tolerated while parsing.
+    pub fn anomalies(&self) -> Anomalies {
+        self.layout.anomalies
+    }
+
+    /// Every header line, in order.
+    pub fn header_fields(&self) -> impl Iterator<Item = Header<'a>> + '_ {
+        let data = self.data;
+        self.headers.iter().map(move |e| Header::new(data, e))
+    }
+
+    fn fields_of<'s>(&'s self, name: &'s str) -> impl Iterator<Item = Header<'a>> + 's {
+        let kind = HeaderKind::of(name.as_bytes());
+        let data = self.data;
+        self.headers
+            .iter()
+            .filter(move |e| {
+                e.kind == kind
+                    && (kind != HeaderKind::Other
+                        || data
+                            .get(e.name.0 as usize..e.name.1 as usize)
+                            .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes())))
+            })
+            .map(move |e| Header::new(data, e))
+    }
+
+    fn first_of_kind(&self, kind: HeaderKind) -> Option<HeaderValue<'a>> {
+        let data = self.data;
+        let e = self.headers.iter().find(|e| e.kind == kind)?;
+        let h = Header::new(data, e);
+        if kind.is_list() {
+            h.values().next()
+        } else {
+            Some(h.value())
+        }
+    }
+
+    /// The first value of header `name` (long or compact name, any case):
+    /// the first element of a comma-list header, else the first line's
+    /// whole value.
+    pub fn header(&self, name: &str) -> Option<HeaderValue<'a>> {
+        self.fields_of(name).flat_map(|h| h.values()).next()
+    }
+
+    /// Every value of header `name`, over repeated lines and, for
+    /// comma-list headers, comma-joined values (quotes and `<>` respected).
+    pub fn headers<'s>(&'s self, name: &'s str) -> impl Iterator<Item = HeaderValue<'a>> + 's {
+        self.fields_of(name).flat_map(|h| h.values())
+    }
+
+    /// The Call-ID (trimmed), when present and UTF-8.
+    pub fn call_id(&self) -> Option<&'a str> {
+        let v = self.first_of_kind(HeaderKind::CallId)?;
+        as_str(v.as_bytes()).filter(|s| !s.is_empty())
+    }
+
+    /// The CSeq; `None` when missing or malformed (number beyond 2^32-1).
+    pub fn cseq(&self) -> Option<CSeq<'a>> {
+        CSeq::parse(self.first_of_kind(HeaderKind::CSeq)?.as_bytes())
+    }
+
+    /// Every Via value, top first, across repeated and comma-joined lines.
+    pub fn vias(&self) -> impl Iterator<Item = Via<'a>> + '_ {
+        self.headers("Via").map(|v| Via::parse(v.as_bytes()))
+    }
+
+    /// The top Via.
+    pub fn top_via(&self) -> Option<Via<'a>> {
+        self.first_of_kind(HeaderKind::Via)
+            .map(|v| Via::parse(v.as_bytes()))
+    }
+
+    /// The top Via's branch: with CSeq, what ties a response to its request.
+    pub fn top_branch(&self) -> Option<&'a str> {
+        self.top_via()?.branch()
+    }
+
+    /// The From address.
+    pub fn from(&self) -> Option<NameAddr<'a>> {
+        self.first_of_kind(HeaderKind::From)?.name_addr()
+    }
+
+    /// The To address.
+    pub fn to(&self) -> Option<NameAddr<'a>> {
+        self.first_of_kind(HeaderKind::To)?.name_addr()
+    }
+
+    /// The first Contact address (`None` also for `Contact: *`).
+    pub fn contact(&self) -> Option<NameAddr<'a>> {
+        self.contacts().next()
+    }
+
+    /// Every Contact address.
+    pub fn contacts(&self) -> impl Iterator<Item = NameAddr<'a>> + '_ {
+        self.headers("Contact")
+            .filter(|v| v.as_bytes() != b"*")
+            .filter_map(|v| v.name_addr())
+    }
+
+    /// The Refer-To address (RFC 3515).
+    pub fn refer_to(&self) -> Option<NameAddr<'a>> {
+        self.first_of_kind(HeaderKind::ReferTo)?.name_addr()
+    }
+
+    /// The Event header (RFC 6665).
+    pub fn event(&self) -> Option<Event<'a>> {
+        Event::parse(self.first_of_kind(HeaderKind::Event)?.as_bytes())
+    }
+
+    /// The Subscription-State header (RFC 6665).
+    pub fn subscription_state(&self) -> Option<SubscriptionState<'a>> {
+        SubscriptionState::parse(
+            self.first_of_kind(HeaderKind::SubscriptionState)?
+                .as_bytes(),
+        )
+    }
+
+    /// The Content-Type header.
+    pub fn content_type(&self) -> Option<ContentType<'a>> {
+        ContentType::parse(self.first_of_kind(HeaderKind::ContentType)?.as_bytes())
+    }
+
+    /// A one-line description like Wireshark's Info column, without its
+    /// `Request:`/`Status:` prefix: `REFER sip:x@y` or `200 OK (BYE)`.
+    pub fn summary(&self) -> Summary<'_, 'a> {
+        Summary(self)
+    }
+}
+
+/// Display adapter returned by [`Message::summary`]; formats without
+/// allocating when the text is UTF-8.
+pub struct Summary<'m, 'a>(&'m Message<'a>);
+
+impl fmt::Display for Summary<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = self.0;
+        match m.layout.start {
+            Start::Request { method, uri } => write!(
+                f,
+                "{} {}",
+                String::from_utf8_lossy(m.span(method)),
+                String::from_utf8_lossy(m.span(uri))
+            ),
+            Start::Response { code, reason } => {
+                write!(f, "{code:03}")?;
+                let reason = m.span(reason).trim_ascii();
+                if !reason.is_empty() {
+                    write!(f, " {}", String::from_utf8_lossy(reason))?;
+                }
+                if let Some(cseq) = m.cseq() {
+                    write!(f, " ({})", cseq.method)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Message<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Message")
+            .field("summary", &self.summary().to_string())
+            .field("headers", &self.headers.len())
+            .field("body_len", &self.body().len())
+            .field("anomalies", &self.layout.anomalies)
+            .finish()
+    }
+}

@@ -1,0 +1,21 @@
+//! Stage 3: transport payloads → SIP messages.
+//!
+//! (Module documentation with decisions and measurements: see the end of
+//! this file's doc once written.)
+
+mod addr;
+mod detect;
+mod headers;
+mod lex;
+mod message;
+mod params;
+mod uri;
+mod values;
+
+pub use addr::NameAddr;
+pub use detect::looks_like_sip;
+pub use headers::{Header, HeaderKind, HeaderValue, Values};
+pub use message::{Anomalies, Message, ParseError, Parser, Summary, parse};
+pub use params::{Param, Params};
+pub use uri::Uri;
+pub use values::{CSeq, ContentType, Event, SubscriptionState, Via};
