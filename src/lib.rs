@@ -16,8 +16,8 @@
 #![forbid(unsafe_code)]
 
 pub mod capture;
-pub mod net;
 pub mod check;
+pub mod net;
 pub mod problem;
 pub mod rules;
 pub mod sip;

@@ -26,13 +26,18 @@ pub struct Env<'e> {
 pub fn eval_path<'a>(msg: &Msg<'a>, path: &Path) -> Option<Cow<'a, str>> {
     // `is_uri`: the current value is a bare URI (params are URI params).
     let (mut value, mut is_uri): (Cow<'a, str>, bool) = match &path.base {
-        Base::RequestUri => (Cow::Borrowed(msg.sip.request_uri()?), true),
+        Base::RequestUri => (Cow::Borrowed(msg.sip.request_uri_str()?), true),
         Base::Method => (Cow::Borrowed(msg.sip.method()?), false),
         Base::Status => (Cow::Owned(msg.sip.status()?.to_string()), false),
-        Base::Reason => (Cow::Borrowed(msg.sip.reason()?), false),
+        Base::Reason => (msg.sip.reason()?, false),
         Base::Body => (String::from_utf8_lossy(msg.sip.body()), false),
-        Base::SipfragStatus => (Cow::Owned(sipfrag_status(msg.sip.body())?.to_string()), false),
-        Base::Xml { element, attr } => (xml_value(msg.sip.body(), element, attr.as_deref())?, false),
+        Base::SipfragStatus => (
+            Cow::Owned(sipfrag_status(msg.sip.body())?.to_string()),
+            false,
+        ),
+        Base::Xml { element, attr } => {
+            (xml_value(msg.sip.body(), element, attr.as_deref())?, false)
+        }
         Base::Header(name) => (msg.sip.header(name)?.text(), false),
     };
     for acc in &path.accessors {
@@ -63,7 +68,11 @@ pub fn eval_path<'a>(msg: &Msg<'a>, path: &Path) -> Option<Cow<'a, str>> {
             }
             Accessor::Param(name) => {
                 let v = if is_uri {
-                    Uri::parse(value.trim())?.param(name)?.value.unwrap_or("").to_string()
+                    Uri::parse(value.trim())?
+                        .param(name)?
+                        .value
+                        .unwrap_or("")
+                        .to_string()
                 } else {
                     header_param(&value, name)?
                 };
@@ -172,7 +181,10 @@ fn attr_value<'t>(tag: &'t str, attr: &str) -> Option<&'t str> {
     let mut rest = tag;
     while let Some(eq) = rest.find('=') {
         let name = rest[..eq].trim();
-        let name = name.rsplit(|c: char| c.is_whitespace()).next().unwrap_or(name);
+        let name = name
+            .rsplit(|c: char| c.is_whitespace())
+            .next()
+            .unwrap_or(name);
         let after = rest[eq + 1..].trim_start();
         let quote = after.chars().next()?;
         if quote != '"' && quote != '\'' {
@@ -227,7 +239,11 @@ pub fn eval_cond(msg: &Msg<'_>, kind: &CondKind, env: &Env<'_>) -> Truth {
                         return Truth::Unknown;
                     };
                     let eq = value.as_deref().is_some_and(|v| values_equal(v, rhs));
-                    b(if matches!(op, Op::Eq(_)) { eq } else { value.is_some() && !eq })
+                    b(if matches!(op, Op::Eq(_)) {
+                        eq
+                    } else {
+                        value.is_some() && !eq
+                    })
                 }
                 Op::Matches(re) => b(value.as_deref().is_some_and(|v| re.is_match(v))),
                 Op::NotMatches(re) => b(value.as_deref().is_some_and(|v| !re.is_match(v))),
@@ -250,7 +266,11 @@ pub fn eval_cond(msg: &Msg<'_>, kind: &CondKind, env: &Env<'_>) -> Truth {
                 b(dialogs.iter().any(|d| d.call_id == msg.call_id))
             }
         }
-        CondKind::FocusFor { path, role, negated } => {
+        CondKind::FocusFor {
+            path,
+            role,
+            negated,
+        } => {
             let Some(value) = eval_path(msg, path) else {
                 return Truth::Unknown;
             };
@@ -272,7 +292,10 @@ mod tests {
     #[test]
     fn sipfrag_status_line() {
         assert_eq!(sipfrag_status(b"SIP/2.0 200 OK\r\n"), Some(200));
-        assert_eq!(sipfrag_status(b"SIP/2.0 481 Call/Transaction Does Not Exist"), Some(481));
+        assert_eq!(
+            sipfrag_status(b"SIP/2.0 481 Call/Transaction Does Not Exist"),
+            Some(481)
+        );
         assert_eq!(sipfrag_status(b"INVITE sip:x SIP/2.0"), None);
         assert_eq!(sipfrag_status(b""), None);
     }
@@ -285,21 +308,33 @@ mod tests {
             Some("sip:s@a.example.com;x=&")
         );
         assert_eq!(xml_value(body, "conference-info", Some("version")), None);
-        assert_eq!(xml_value(b"<a><b>text</b></a>", "b", None).as_deref(), Some("text"));
+        assert_eq!(
+            xml_value(b"<a><b>text</b></a>", "b", None).as_deref(),
+            Some("text")
+        );
     }
 
     #[test]
     fn params_and_values() {
         assert_eq!(before_params("refer;id=7"), "refer");
         assert_eq!(before_params("<sip:a;x=1>;y=2"), "<sip:a;x=1>");
-        assert_eq!(header_param("active;expires=60", "expires").as_deref(), Some("60"));
-        assert_eq!(header_param("<sip:f@x>;isfocus", "isfocus").as_deref(), Some(""));
+        assert_eq!(
+            header_param("active;expires=60", "expires").as_deref(),
+            Some("60")
+        );
+        assert_eq!(
+            header_param("<sip:f@x>;isfocus", "isfocus").as_deref(),
+            Some("")
+        );
     }
 
     #[test]
     fn equality_rules() {
         assert!(values_equal("sip:Conf@EXAMPLE.com", "sip:Conf@example.com"));
-        assert!(!values_equal("sip:conf@example.com", "sip:Conf@example.com"));
+        assert!(!values_equal(
+            "sip:conf@example.com",
+            "sip:Conf@example.com"
+        ));
         assert!(values_equal("refer", "REFER"));
     }
 }

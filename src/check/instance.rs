@@ -71,16 +71,26 @@ struct Accept {
 }
 
 fn in_block(rule: &Rule, idx: StepIdx) -> bool {
-    rule.repeat.as_ref().is_some_and(|r| idx >= r.first && idx <= r.last)
+    rule.repeat
+        .as_ref()
+        .is_some_and(|r| idx >= r.first && idx <= r.last)
 }
 
 fn per_participant(rule: &Rule, role: usize) -> bool {
-    rule.repeat.as_ref().is_some_and(|r| r.roles.contains(&role))
+    rule.repeat
+        .as_ref()
+        .is_some_and(|r| r.roles.contains(&role))
 }
 
 impl Instance {
     /// Start an instance if `msg` matches the rule's first step.
-    pub(super) fn trigger(ri: usize, rule: &Rule, msg: &Msg<'_>, trace: &Tracker, _id: u64) -> Option<Instance> {
+    pub(super) fn trigger(
+        ri: usize,
+        rule: &Rule,
+        msg: &Msg<'_>,
+        trace: &Tracker,
+        _id: u64,
+    ) -> Option<Instance> {
         let mut inst = Instance {
             rule: ri,
             group: 0,
@@ -109,20 +119,25 @@ impl Instance {
 
     fn role(&self, rule: &Rule, role: usize, iter: Option<usize>) -> Option<IpAddr> {
         match iter {
-            Some(i) if per_participant(rule, role) => self.iterations.get(i).and_then(|it| it.roles[role]),
+            Some(i) if per_participant(rule, role) => {
+                self.iterations.get(i).and_then(|it| it.roles[role])
+            }
             _ => self.roles[role],
         }
     }
 
     fn seen_at(&self, rule: &Rule, idx: StepIdx, iter: Option<usize>) -> Option<&Seen> {
         match (&rule.repeat, iter) {
-            (Some(r), Some(i)) if in_block(rule, idx) => {
-                self.iterations.get(i).and_then(|it| it.seen[idx - r.first].as_ref())
-            }
+            (Some(r), Some(i)) if in_block(rule, idx) => self
+                .iterations
+                .get(i)
+                .and_then(|it| it.seen[idx - r.first].as_ref()),
             (Some(_), None) if in_block(rule, idx) => self
                 .iterations
                 .iter()
-                .filter_map(|it| it.seen[idx - rule.repeat.as_ref().map_or(0, |r| r.first)].as_ref())
+                .filter_map(|it| {
+                    it.seen[idx - rule.repeat.as_ref().map_or(0, |r| r.first)].as_ref()
+                })
                 .next(),
             _ => self.seen[idx].as_ref(),
         }
@@ -145,7 +160,10 @@ impl Instance {
         match &rule.repeat {
             Some(r) if in_block(rule, idx) => {
                 (idx == r.first && !self.from_setup)
-                    || self.iterations.iter().any(|it| it.seen[idx - r.first].is_none())
+                    || self
+                        .iterations
+                        .iter()
+                        .any(|it| it.seen[idx - r.first].is_none())
             }
             _ => self.seen[idx].is_none(),
         }
@@ -166,7 +184,7 @@ impl Instance {
                 }
                 if idx == r.first && self.may_add_participant(rule) {
                     self.iterations.push(Iteration {
-                        participant: msg.sip.request_uri().unwrap_or_default().to_string(),
+                        participant: msg.sip.request_uri_str().unwrap_or_default().to_string(),
                         call_id: Some(msg.call_id.to_string()),
                         roles: vec![None; rule.roles.len()],
                         seen: vec![None; r.last - r.first + 1],
@@ -195,7 +213,10 @@ impl Instance {
         if self.from_setup {
             return false;
         }
-        let before = r.first.checked_sub(1).is_none_or(|b| self.seen[b].is_some());
+        let before = r
+            .first
+            .checked_sub(1)
+            .is_none_or(|b| self.seen[b].is_some());
         let after_seen = rule
             .steps
             .iter()
@@ -206,7 +227,14 @@ impl Instance {
         before && !after_seen
     }
 
-    fn try_step(&self, rule: &Rule, idx: StepIdx, iter: Option<usize>, msg: &Msg<'_>, trace: &Tracker) -> Option<Accept> {
+    fn try_step(
+        &self,
+        rule: &Rule,
+        idx: StepIdx,
+        iter: Option<usize>,
+        msg: &Msg<'_>,
+        trace: &Tracker,
+    ) -> Option<Accept> {
         let step = &rule.steps[idx];
         // The kind of message.
         let mut status_wrong = None;
@@ -231,8 +259,9 @@ impl Instance {
                         StatusPattern::Exact(x) => format!("{x} {}", reason_phrase(*x)),
                         StatusPattern::Class(c) => format!("a {c}xx response"),
                     };
-                    let reason = msg.sip.reason().unwrap_or("");
-                    status_wrong = Some(format!("{s} {reason} where {expected} expected").replace("  ", " "));
+                    let reason = msg.sip.reason().unwrap_or_default();
+                    status_wrong =
+                        Some(format!("{s} {reason} where {expected} expected").replace("  ", " "));
                 }
             }
         }
@@ -245,7 +274,9 @@ impl Instance {
                 Some(bound) if bound != ip => return None,
                 Some(_) => {}
                 None => {
-                    if bind.iter().any(|&(r, b)| r != role && b == ip) && !per_participant(rule, role) {
+                    if bind.iter().any(|&(r, b)| r != role && b == ip)
+                        && !per_participant(rule, role)
+                    {
                         return None;
                     }
                     if !per_participant(rule, role)
@@ -268,9 +299,14 @@ impl Instance {
         }
         // The relation.
         if let Some(rel) = step.relation {
-            let target_iter = if in_block(rule, rel.target()) { iter } else { None };
+            let target_iter = if in_block(rule, rel.target()) {
+                iter
+            } else {
+                None
+            };
             let t = self.seen_at(rule, rel.target(), target_iter)?;
-            let same_cseq = msg.call_id == t.call_id && msg.cseq == t.cseq && msg.cseq_method == t.cseq_method;
+            let same_cseq =
+                msg.call_id == t.call_id && msg.cseq == t.cseq && msg.cseq_method == t.cseq_method;
             let ok = match rel {
                 Relation::SameTransaction(_) => {
                     same_cseq
@@ -289,7 +325,10 @@ impl Instance {
                 Relation::InDialog(_) => {
                     msg.call_id == t.call_id
                         && match &t.from_tag {
-                            Some(tag) => msg.to_tag == Some(tag.as_str()) || msg.from_tag == Some(tag.as_str()),
+                            Some(tag) => {
+                                msg.to_tag == Some(tag.as_str())
+                                    || msg.from_tag == Some(tag.as_str())
+                            }
                             None => true,
                         }
                 }
@@ -370,7 +409,15 @@ impl Instance {
         })
     }
 
-    fn record(&mut self, rule: &Rule, idx: StepIdx, iter: Option<usize>, a: Accept, msg: &Msg<'_>, trace: &Tracker) {
+    fn record(
+        &mut self,
+        rule: &Rule,
+        idx: StepIdx,
+        iter: Option<usize>,
+        a: Accept,
+        msg: &Msg<'_>,
+        trace: &Tracker,
+    ) {
         for (role, ip) in a.bind {
             match iter {
                 Some(i) if per_participant(rule, role) => self.iterations[i].roles[role] = Some(ip),
@@ -425,7 +472,12 @@ impl Instance {
             }
             match &rule.repeat {
                 Some(r) if in_block(rule, idx) => {
-                    if self.iterations.is_empty() || self.iterations.iter().any(|it| it.seen[idx - r.first].is_none()) {
+                    if self.iterations.is_empty()
+                        || self
+                            .iterations
+                            .iter()
+                            .any(|it| it.seen[idx - r.first].is_none())
+                    {
                         return false;
                     }
                 }
@@ -468,7 +520,11 @@ impl Instance {
             match &rule.repeat {
                 Some(r) if in_block(rule, idx) => {
                     if self.iterations.is_empty() {
-                        entries.push(Entry { idx, iter: None, seen: None });
+                        entries.push(Entry {
+                            idx,
+                            iter: None,
+                            seen: None,
+                        });
                     }
                     for (i, it) in self.iterations.iter().enumerate() {
                         entries.push(Entry {
@@ -520,7 +576,10 @@ impl Instance {
                             Status::OutOfOrder,
                             Some(s.frame),
                             Some(s.time),
-                            Some(format!("seen at frame {}, before step {vn} (frame {})", s.frame, vs.frame)),
+                            Some(format!(
+                                "seen at frame {}, before step {vn} (frame {})",
+                                s.frame, vs.frame
+                            )),
                         )
                     } else {
                         (Status::Ok, Some(s.frame), Some(s.time), None)
@@ -536,9 +595,21 @@ impl Instance {
                     };
                     let names = format!("{} and {}", rule.roles[step.from], rule.roles[step.to]);
                     if covered {
-                        (Status::Missing, None, None, Some(format!("not seen (the capture holds other SIP between {names})")))
+                        (
+                            Status::Missing,
+                            None,
+                            None,
+                            Some(format!(
+                                "not seen (the capture holds other SIP between {names})"
+                            )),
+                        )
                     } else {
-                        (Status::Unobserved, None, None, Some(format!("the capture holds no SIP between {names}")))
+                        (
+                            Status::Unobserved,
+                            None,
+                            None,
+                            Some(format!("the capture holds no SIP between {names}")),
+                        )
                     }
                 }
             };

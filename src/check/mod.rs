@@ -84,7 +84,11 @@ impl Verdict {
                 Status::Ok => {}
             }
         }
-        if partial { Verdict::Partial } else { Verdict::Pass }
+        if partial {
+            Verdict::Partial
+        } else {
+            Verdict::Pass
+        }
     }
 }
 
@@ -188,7 +192,7 @@ impl<'r> Checker<'r> {
         };
         gather(&self.index, Key::CallId(hash_str(msg.call_id)));
         gather(&self.index, Key::Src(msg.src.ip()));
-        if let Some(ruri) = msg.sip.request_uri() {
+        if let Some(ruri) = msg.sip.request_uri_str() {
             gather(&self.index, Key::Uri(hash_str(&uri::canonical(ruri))));
         }
         candidates.extend_from_slice(&self.scan);
@@ -300,7 +304,11 @@ impl<'r> Checker<'r> {
                 break;
             }
             self.timers.pop();
-            if self.instances.get(&id).is_some_and(|i| i.version == version) {
+            if self
+                .instances
+                .get(&id)
+                .is_some_and(|i| i.version == version)
+            {
                 self.settle(id, trace, out);
             }
         }
@@ -342,7 +350,9 @@ fn wanted_keys(inst: &Instance, rule: &Rule) -> Vec<Option<Key>> {
                 CondKind::Compare {
                     path,
                     op: Op::Eq(Operand::Var(v)),
-                } if path.base == crate::rules::ast::Base::RequestUri && path.accessors.is_empty() => {
+                } if path.base == crate::rules::ast::Base::RequestUri
+                    && path.accessors.is_empty() =>
+                {
                     if let Some(Some(value)) = inst.vars.get(*v) {
                         keys.push(Some(Key::Uri(hash_str(&uri::canonical(value)))));
                         found = true;

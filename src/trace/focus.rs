@@ -65,19 +65,20 @@ impl FocusRegistry {
                 if isfocus {
                     // The focus invites a participant: the participant is
                     // the Request-URI until its 2xx names its Contact.
-                    let target = msg.sip.request_uri().unwrap_or_default().to_string();
+                    let target = msg.sip.request_uri_str().unwrap_or_default().to_string();
                     self.add_dialog(&contact, msg.call_id, target);
                     self.deliver(&contact, msg.dst.ip());
                 } else if !self.invites.contains_key(msg.call_id) {
                     self.invites
                         .insert(msg.call_id.to_string(), (contact, msg.time));
-                    self.invite_order.push_back((msg.time, msg.call_id.to_string()));
+                    self.invite_order
+                        .push_back((msg.time, msg.call_id.to_string()));
                 }
             }
-            (Some(m), _) if m.eq_ignore_ascii_case("BYE") => {
-                if self.dialog_focus.contains_key(msg.call_id) {
-                    self.ended.push_back((msg.time, msg.call_id.to_string()));
-                }
+            (Some(m), _)
+                if m.eq_ignore_ascii_case("BYE") && self.dialog_focus.contains_key(msg.call_id) =>
+            {
+                self.ended.push_back((msg.time, msg.call_id.to_string()));
             }
             (None, Some(status)) if is_invite && (200..300).contains(&status) => {
                 let Some((contact, isfocus)) = contact_of(msg) else {

@@ -8,7 +8,11 @@ use crate::sip::Uri;
 /// URIs that RFC 3261 calls equivalent (for the cases flows meet) get the
 /// same key. Text that does not parse as a URI is returned trimmed.
 pub fn canonical(text: &str) -> String {
-    let t = text.trim().trim_start_matches('<').trim_end_matches('>').trim();
+    let t = text
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim();
     let Some(uri) = Uri::parse(t) else {
         return t.to_string();
     };
