@@ -2,17 +2,79 @@
 //!
 //! Strips link layers and tunnels, reassembles IP fragments and TCP
 //! streams, and hands the next stage UDP datagrams and in-order TCP bytes,
-//! each tagged with the frame that completed it.
+//! each tagged with the frame that completed it. The entry point is
+//! [`Decoder`]: `push` every frame of one capture in order, then `finish`.
+//!
+//! ```text
+//! link.rs    Ethernet (VLAN, QinQ, MPLS, PPPoE), Linux cooked v1/v2, raw IP,
+//!            BSD NULL/LOOP, PPP, Cisco HDLC            → IPv4 / IPv6 bytes
+//! ip.rs      IPv4 / IPv6 headers and extension headers → payload, fragment
+//! tunnel.rs  GRE (v0, v1/PPTP, ERSPAN), VXLAN, GTP-U   → inner frame/packet
+//! defrag.rs  IP fragment reassembly (time and memory bounded)
+//! tcp.rs     TCP reassembly per direction (gaps, overlaps, wrap-around)
+//! ranges.rs  which bytes of a reassembly buffer are present (shared)
+//! timers.rs  capture-time deadlines in a FIFO (constant-time expiry)
+//! decoder.rs the driver tying them together
+//! ```
+//!
+//! What is skipped on purpose: ICMP and ICMPv6 packets whole (an error
+//! message quotes the datagram that caused it; that is not traffic), ESP,
+//! SCTP and other protocols (counted in [`NetStats`]).
+//!
+//! # Why hand-written parsers and not etherparse
+//!
+//! etherparse (a dependency, used by the tests to build packets) slices
+//! Ethernet/VLAN/IP/UDP/TCP well, but the stage needs more than it offers:
+//! Linux cooked capture v2, BSD loopback in both byte orders, MPLS, PPPoE,
+//! GRE v1, ERSPAN, VXLAN and GTP-U, IPv4 total-length 0 (segmentation
+//! offload), a distinction between "cut by the snaplen" and "corrupt" for
+//! every header, and fragments and TCP segments handed on with their claimed
+//! length. The fixed-offset reads here cost a few bounds checks each and
+//! never allocate. Its `defrag::IpDefragPool` has no memory cap and no
+//! constant-time expiry (see [`defrag`](self::defrag) for the reasons the
+//! reassembly is our own), and no maintained crate reassembles TCP the way
+//! this stage must (one direction at a time, first copy wins, gaps reported).
+//!
+//! # Bounds
+//!
+//! Every structure that outlives a frame has a capture-time horizon and a
+//! memory bound ([`NetConfig`]); expiry is a FIFO of deadlines with lazy
+//! deletion, never a scan, and nothing is dropped without a
+//! [`Problem`](crate::problem::Problem).
+
+mod config;
+mod decoder;
+mod defrag;
+mod ip;
+mod link;
+mod ranges;
+mod tcp;
+mod timers;
+mod tunnel;
+
+pub use config::{NetConfig, NetStats};
+pub use decoder::Decoder;
 
 use std::net::SocketAddr;
 
 use crate::capture::Timestamp;
 use crate::problem::Problem;
 
+/// Where an event happened: the frame being decoded, its time, and the
+/// latest capture time seen (nanoseconds), which drives expiry.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct At {
+    pub frame: u64,
+    pub time: Timestamp,
+    pub now: i64,
+}
+
 /// The transport a payload travelled over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
+    /// UDP: one datagram is one payload.
     Udp,
+    /// TCP: a byte stream per direction.
     Tcp,
 }
 
@@ -29,7 +91,9 @@ impl Transport {
 /// One direction of a transport conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FlowKey {
+    /// Sender's address and port.
     pub src: SocketAddr,
+    /// Receiver's address and port.
     pub dst: SocketAddr,
 }
 
