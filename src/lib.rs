@@ -19,6 +19,7 @@ pub mod capture;
 pub mod check;
 pub mod net;
 pub mod problem;
+pub mod report;
 pub mod rules;
 pub mod sip;
 pub mod trace;

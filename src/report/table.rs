@@ -1,0 +1,289 @@
+//! Human-readable output: a streaming message table and a verdict table.
+
+use std::io::{self, Write};
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table};
+
+use super::{MessageLine, Sink, Summary};
+use crate::capture::Timestamp;
+use crate::check::{InstanceReport, Status, Verdict};
+use crate::problem::Problem;
+
+/// How times are shown in tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeMode {
+    /// Seconds since the file's first frame (Wireshark's default).
+    Relative,
+    /// Date and time, UTC.
+    Absolute,
+}
+
+fn fit(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        format!("{s:<width$}")
+    } else {
+        let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// `2023-11-14 22:13:20.123456` (UTC).
+pub fn format_absolute(t: Timestamp) -> String {
+    let days = t.secs.div_euclid(86_400);
+    let rem = t.secs.rem_euclid(86_400);
+    let (y, m, d) = civil(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:06}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        t.nanos / 1000
+    )
+}
+
+fn format_time(t: Timestamp, mode: TimeMode, first: Option<Timestamp>) -> String {
+    match mode {
+        TimeMode::Absolute => format_absolute(t),
+        TimeMode::Relative => {
+            let base = first.unwrap_or(t);
+            let d = t.as_nanos() - base.as_nanos();
+            let sign = if d < 0 { "-" } else { "" };
+            let d = d.abs();
+            format!("{sign}{}.{:06}", d / 1_000_000_000, (d % 1_000_000_000) / 1000)
+        }
+    }
+}
+
+/// `sipflow messages` as a table, written row by row (never held in
+/// memory: a capture may hold millions of messages).
+pub struct MessageTable<W: Write, E: Write> {
+    out: W,
+    err: E,
+    mode: TimeMode,
+    first: Option<Timestamp>,
+    header_done: bool,
+}
+
+impl<W: Write, E: Write> MessageTable<W, E> {
+    pub fn new(out: W, err: E, mode: TimeMode) -> Self {
+        MessageTable {
+            out,
+            err,
+            mode,
+            first: None,
+            header_done: false,
+        }
+    }
+}
+
+impl<W: Write, E: Write> Sink for MessageTable<W, E> {
+    fn begin_file(&mut self, file: &str) -> io::Result<()> {
+        self.first = None;
+        if self.header_done {
+            writeln!(self.out)?;
+        }
+        writeln!(self.out, "{file}")?;
+        let time = if self.mode == TimeMode::Absolute { 26 } else { 12 };
+        writeln!(
+            self.out,
+            "{:>7}  {:<time$}  {:<47}  {:<4} {:<44}  {:<28}  CSeq",
+            "Frame", "Time", "Source → Destination", "", "Summary", "Call-ID"
+        )?;
+        self.header_done = true;
+        Ok(())
+    }
+
+    fn first_time(&mut self, time: Timestamp) {
+        self.first = Some(time);
+    }
+
+    fn message(&mut self, _file: &str, m: &MessageLine<'_>) -> io::Result<()> {
+        let time = format_time(m.time, self.mode, self.first);
+        let width = if self.mode == TimeMode::Absolute { 26 } else { 12 };
+        let ends = format!("{} → {}", m.src, m.dst);
+        let cseq = m.cseq.map(|(n, meth)| format!("{n} {meth}")).unwrap_or_default();
+        writeln!(
+            self.out,
+            "{:>7}  {:<width$}  {}  {:<4} {}  {}  {}",
+            m.frame,
+            time,
+            fit(&ends, 47),
+            m.transport.as_str().to_uppercase(),
+            fit(&m.summary.to_string(), 44),
+            fit(m.call_id.unwrap_or("-"), 28),
+            cseq
+        )
+    }
+
+    fn problem(&mut self, file: &str, p: &Problem) -> io::Result<()> {
+        writeln!(self.err, "warning: {file}: {p}")
+    }
+
+    fn end(&mut self, s: &Summary) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "\n{} SIP message{} in {} file{}{}",
+            s.messages,
+            if s.messages == 1 { "" } else { "s" },
+            s.files,
+            if s.files == 1 { "" } else { "s" },
+            if s.errors > 0 { format!(", {} input problem(s) (see above)", s.errors) } else { String::new() }
+        )?;
+        self.out.flush()
+    }
+}
+
+/// `sipflow check` as a verdict table: one row per instance and, under each
+/// instance that did not pass, its steps.
+pub struct CheckTable<W: Write, E: Write> {
+    out: W,
+    err: E,
+    mode: TimeMode,
+    first: Option<Timestamp>,
+    rows: Vec<InstanceReport>,
+    file: Option<String>,
+}
+
+impl<W: Write, E: Write> CheckTable<W, E> {
+    pub fn new(out: W, err: E, mode: TimeMode) -> Self {
+        CheckTable {
+            out,
+            err,
+            mode,
+            first: None,
+            rows: Vec::new(),
+            file: None,
+        }
+    }
+
+    fn flush_file(&mut self) -> io::Result<()> {
+        let Some(file) = self.file.take() else {
+            return Ok(());
+        };
+        writeln!(self.out, "{file}")?;
+        if self.rows.is_empty() {
+            writeln!(self.out, "  no flow instance found\n")?;
+            return Ok(());
+        }
+        let mut t = Table::new();
+        t.load_style(UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(150)
+            .set_header(vec!["Rule / step", "Trigger / expected", "Session / seen", "Verdict / status", "Reason"]);
+        for r in std::mem::take(&mut self.rows) {
+            let color = match r.verdict {
+                Verdict::Pass => Color::Green,
+                Verdict::Fail => Color::Red,
+                Verdict::Partial => Color::Yellow,
+            };
+            t.add_row(vec![
+                Cell::new(&r.rule).add_attribute(Attribute::Bold),
+                Cell::new(format!("frame {}", r.trigger_frame)),
+                Cell::new(r.session.as_deref().unwrap_or("-")),
+                Cell::new(r.verdict.as_str()).fg(color).add_attribute(Attribute::Bold),
+                Cell::new(r.notes.join("; ")),
+            ]);
+            if r.verdict == Verdict::Pass {
+                continue;
+            }
+            for s in &r.steps {
+                let seen = match (s.frame, s.time) {
+                    (Some(f), Some(tm)) => format!("frame {f}, {}", format_time(tm, self.mode, self.first)),
+                    _ => "-".to_string(),
+                };
+                let label = match &s.participant {
+                    Some(p) => format!("  {} [{p}]", s.number),
+                    None => format!("  {}", s.number),
+                };
+                let status_color = match s.status {
+                    Status::Ok => Color::Green,
+                    Status::Unobserved => Color::Yellow,
+                    _ => Color::Red,
+                };
+                t.add_row(vec![
+                    Cell::new(label),
+                    Cell::new(&s.expected),
+                    Cell::new(seen),
+                    Cell::new(s.status.as_str()).fg(status_color),
+                    Cell::new(s.detail.as_deref().unwrap_or("")),
+                ]);
+            }
+        }
+        writeln!(self.out, "{t}\n")
+    }
+}
+
+impl<W: Write, E: Write> Sink for CheckTable<W, E> {
+    fn begin_file(&mut self, file: &str) -> io::Result<()> {
+        self.flush_file()?;
+        self.first = None;
+        self.file = Some(file.to_string());
+        Ok(())
+    }
+
+    fn first_time(&mut self, time: Timestamp) {
+        self.first = Some(time);
+    }
+
+    fn instance(&mut self, _file: &str, r: &InstanceReport) -> io::Result<()> {
+        self.rows.push(r.clone());
+        Ok(())
+    }
+
+    fn problem(&mut self, file: &str, p: &Problem) -> io::Result<()> {
+        writeln!(self.err, "warning: {file}: {p}")
+    }
+
+    fn end(&mut self, s: &Summary) -> io::Result<()> {
+        self.flush_file()?;
+        writeln!(
+            self.out,
+            "{} instance{} in {} file{}: {} pass, {} fail, {} partial; {} SIP messages{}",
+            s.instances,
+            if s.instances == 1 { "" } else { "s" },
+            s.files,
+            if s.files == 1 { "" } else { "s" },
+            s.pass,
+            s.fail,
+            s.partial,
+            s.messages,
+            if s.errors > 0 { format!(", {} input problem(s)", s.errors) } else { String::new() }
+        )?;
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absolute_time_matches_known_date() {
+        // 1700000000 is 2023-11-14 22:13:20 UTC.
+        let t = Timestamp { secs: 1_700_000_000, nanos: 123_456_000 };
+        assert_eq!(format_absolute(t), "2023-11-14 22:13:20.123456");
+    }
+
+    #[test]
+    fn relative_time() {
+        let first = Timestamp { secs: 10, nanos: 500_000_000 };
+        let t = Timestamp { secs: 12, nanos: 0 };
+        assert_eq!(format_time(t, TimeMode::Relative, Some(first)), "1.500000");
+    }
+}
