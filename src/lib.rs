@@ -18,6 +18,7 @@
 pub mod capture;
 pub mod check;
 pub mod net;
+pub mod pipeline;
 pub mod problem;
 pub mod report;
 pub mod rules;

@@ -29,6 +29,8 @@ pub enum ProblemKind {
     /// A bounded structure was full and something was dropped (reported,
     /// never silent).
     Overload,
+    /// The input could not be opened or is not a capture file at all.
+    Unreadable,
 }
 
 impl ProblemKind {
@@ -42,6 +44,7 @@ impl ProblemKind {
             ProblemKind::TcpGap => "tcp-gap",
             ProblemKind::MalformedSip => "malformed-sip",
             ProblemKind::Overload => "overload",
+            ProblemKind::Unreadable => "unreadable",
         }
     }
 }

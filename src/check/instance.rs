@@ -96,7 +96,7 @@ impl Instance {
             group: 0,
             trigger_frame: msg.frame,
             trigger_call_id: msg.call_id.to_string(),
-            roles: vec![None; rule.roles.len()],
+            roles: preset.to_vec(),
             vars: vec![None; rule.vars.len()],
             seen: vec![None; rule.steps.len()],
             iterations: Vec::new(),

@@ -154,6 +154,8 @@ pub struct Checker<'r> {
     scan: Vec<u64>,
     timers: BinaryHeap<Reverse<(i128, u64, u32)>>,
     groups: HashMap<u64, Group>,
+    /// Role bindings given by the user, per rule.
+    preset: Vec<Vec<Option<IpAddr>>>,
     /// How many instances are open now, and the most ever open (for tests
     /// and the benchmark's memory story).
     pub peak_open: usize,
@@ -169,8 +171,22 @@ impl<'r> Checker<'r> {
             scan: Vec::new(),
             timers: BinaryHeap::new(),
             groups: HashMap::new(),
+            preset: rules.iter().map(|r| vec![None; r.roles.len()]).collect(),
             peak_open: 0,
         }
+    }
+
+    /// Bind roles to nodes before matching (`--role core-b=10.0.0.2`, or a
+    /// topology file): every rule that has a role of that name uses it.
+    pub fn with_roles(mut self, roles: &[(String, IpAddr)]) -> Self {
+        for (ri, rule) in self.rules.iter().enumerate() {
+            for (name, ip) in roles {
+                if let Some(r) = rule.roles.iter().position(|x| x == name) {
+                    self.preset[ri][r] = Some(*ip);
+                }
+            }
+        }
+        self
     }
 
     /// Offer one message. Settled instances are passed to `out`.
@@ -217,7 +233,7 @@ impl<'r> Checker<'r> {
             if consumed_rules.contains(&ri) {
                 continue;
             }
-            if let Some(inst) = Instance::trigger(ri, rule, msg, trace, self.next_id) {
+            if let Some(inst) = Instance::trigger(ri, rule, &self.preset[ri], msg, trace) {
                 let gid = *group_id.get_or_insert(self.next_id);
                 let mut inst = inst;
                 inst.group = gid;

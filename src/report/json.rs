@@ -60,8 +60,15 @@ impl<W: Write> Sink for JsonSink<W> {
         let l = &mut self.line;
         l.push_str("{\"type\":\"message\",\"file\":");
         push_str(l, file);
-        let _ = write!(l, ",\"frame\":{},\"time\":{},\"src\":\"{}\",\"dst\":\"{}\",\"transport\":\"{}\",\"method\":",
-            m.frame, epoch_seconds(m.time), m.src, m.dst, m.transport.as_str());
+        let _ = write!(
+            l,
+            ",\"frame\":{},\"time\":{},\"src\":\"{}\",\"dst\":\"{}\",\"transport\":\"{}\",\"method\":",
+            m.frame,
+            epoch_seconds(m.time),
+            m.src,
+            m.dst,
+            m.transport.as_str()
+        );
         push_opt_str(l, m.method);
         l.push_str(",\"status\":");
         match m.status {
@@ -87,7 +94,12 @@ impl<W: Write> Sink for JsonSink<W> {
         push_str(l, &r.rule);
         l.push_str(",\"file\":");
         push_str(l, file);
-        let _ = write!(l, ",\"verdict\":\"{}\",\"trigger\":{{\"frame\":{},\"call_id\":", r.verdict.as_str(), r.trigger_frame);
+        let _ = write!(
+            l,
+            ",\"verdict\":\"{}\",\"trigger\":{{\"frame\":{},\"call_id\":",
+            r.verdict.as_str(),
+            r.trigger_frame
+        );
         push_str(l, &r.trigger_call_id);
         l.push_str("},\"session\":");
         push_opt_str(l, r.session.as_deref());
@@ -96,7 +108,12 @@ impl<W: Write> Sink for JsonSink<W> {
             if i > 0 {
                 l.push(',');
             }
-            let _ = write!(l, "{{\"step\":{},\"status\":\"{}\"", s.number, s.status.as_str());
+            let _ = write!(
+                l,
+                "{{\"step\":{},\"status\":\"{}\"",
+                s.number,
+                s.status.as_str()
+            );
             if let Some(p) = &s.participant {
                 l.push_str(",\"participant\":");
                 push_str(l, p);

@@ -65,7 +65,11 @@ fn format_time(t: Timestamp, mode: TimeMode, first: Option<Timestamp>) -> String
             let d = t.as_nanos() - base.as_nanos();
             let sign = if d < 0 { "-" } else { "" };
             let d = d.abs();
-            format!("{sign}{}.{:06}", d / 1_000_000_000, (d % 1_000_000_000) / 1000)
+            format!(
+                "{sign}{}.{:06}",
+                d / 1_000_000_000,
+                (d % 1_000_000_000) / 1000
+            )
         }
     }
 }
@@ -99,7 +103,11 @@ impl<W: Write, E: Write> Sink for MessageTable<W, E> {
             writeln!(self.out)?;
         }
         writeln!(self.out, "{file}")?;
-        let time = if self.mode == TimeMode::Absolute { 26 } else { 12 };
+        let time = if self.mode == TimeMode::Absolute {
+            26
+        } else {
+            12
+        };
         writeln!(
             self.out,
             "{:>7}  {:<time$}  {:<47}  {:<4} {:<44}  {:<28}  CSeq",
@@ -115,9 +123,16 @@ impl<W: Write, E: Write> Sink for MessageTable<W, E> {
 
     fn message(&mut self, _file: &str, m: &MessageLine<'_>) -> io::Result<()> {
         let time = format_time(m.time, self.mode, self.first);
-        let width = if self.mode == TimeMode::Absolute { 26 } else { 12 };
+        let width = if self.mode == TimeMode::Absolute {
+            26
+        } else {
+            12
+        };
         let ends = format!("{} → {}", m.src, m.dst);
-        let cseq = m.cseq.map(|(n, meth)| format!("{n} {meth}")).unwrap_or_default();
+        let cseq = m
+            .cseq
+            .map(|(n, meth)| format!("{n} {meth}"))
+            .unwrap_or_default();
         writeln!(
             self.out,
             "{:>7}  {:<width$}  {}  {:<4} {}  {}  {}",
@@ -143,7 +158,11 @@ impl<W: Write, E: Write> Sink for MessageTable<W, E> {
             if s.messages == 1 { "" } else { "s" },
             s.files,
             if s.files == 1 { "" } else { "s" },
-            if s.errors > 0 { format!(", {} input problem(s) (see above)", s.errors) } else { String::new() }
+            if s.errors > 0 {
+                format!(", {} input problem(s) (see above)", s.errors)
+            } else {
+                String::new()
+            }
         )?;
         self.out.flush()
     }
@@ -185,7 +204,13 @@ impl<W: Write, E: Write> CheckTable<W, E> {
         t.load_style(UTF8_FULL_CONDENSED)
             .set_content_arrangement(ContentArrangement::Dynamic)
             .set_width(150)
-            .set_header(vec!["Rule / step", "Trigger / expected", "Session / seen", "Verdict / status", "Reason"]);
+            .set_header(vec![
+                "Rule / step",
+                "Trigger / expected",
+                "Session / seen",
+                "Verdict / status",
+                "Reason",
+            ]);
         for r in std::mem::take(&mut self.rows) {
             let color = match r.verdict {
                 Verdict::Pass => Color::Green,
@@ -196,7 +221,9 @@ impl<W: Write, E: Write> CheckTable<W, E> {
                 Cell::new(&r.rule).add_attribute(Attribute::Bold),
                 Cell::new(format!("frame {}", r.trigger_frame)),
                 Cell::new(r.session.as_deref().unwrap_or("-")),
-                Cell::new(r.verdict.as_str()).fg(color).add_attribute(Attribute::Bold),
+                Cell::new(r.verdict.as_str())
+                    .fg(color)
+                    .add_attribute(Attribute::Bold),
                 Cell::new(r.notes.join("; ")),
             ]);
             if r.verdict == Verdict::Pass {
@@ -204,7 +231,9 @@ impl<W: Write, E: Write> CheckTable<W, E> {
             }
             for s in &r.steps {
                 let seen = match (s.frame, s.time) {
-                    (Some(f), Some(tm)) => format!("frame {f}, {}", format_time(tm, self.mode, self.first)),
+                    (Some(f), Some(tm)) => {
+                        format!("frame {f}, {}", format_time(tm, self.mode, self.first))
+                    }
                     _ => "-".to_string(),
                 };
                 let label = match &s.participant {
@@ -263,7 +292,11 @@ impl<W: Write, E: Write> Sink for CheckTable<W, E> {
             s.fail,
             s.partial,
             s.messages,
-            if s.errors > 0 { format!(", {} input problem(s)", s.errors) } else { String::new() }
+            if s.errors > 0 {
+                format!(", {} input problem(s)", s.errors)
+            } else {
+                String::new()
+            }
         )?;
         self.out.flush()
     }
@@ -276,13 +309,19 @@ mod tests {
     #[test]
     fn absolute_time_matches_known_date() {
         // 1700000000 is 2023-11-14 22:13:20 UTC.
-        let t = Timestamp { secs: 1_700_000_000, nanos: 123_456_000 };
+        let t = Timestamp {
+            secs: 1_700_000_000,
+            nanos: 123_456_000,
+        };
         assert_eq!(format_absolute(t), "2023-11-14 22:13:20.123456");
     }
 
     #[test]
     fn relative_time() {
-        let first = Timestamp { secs: 10, nanos: 500_000_000 };
+        let first = Timestamp {
+            secs: 10,
+            nanos: 500_000_000,
+        };
         let t = Timestamp { secs: 12, nanos: 0 };
         assert_eq!(format_time(t, TimeMode::Relative, Some(first)), "1.500000");
     }

@@ -1,0 +1,253 @@
+//! Drives the stages over input files and feeds a report sink.
+//!
+//! One pass per file, front to back: capture → net → sip → (trace → check)
+//! → sink. Nothing is collected: each stage hands the next borrowed data
+//! through a callback, and only what is still open (fragments, stream
+//! bytes, transactions, flow instances) is kept between frames.
+
+use std::io;
+use std::net::IpAddr;
+use std::path::Path;
+
+use crate::capture::{self, CaptureReader, Item, OpenError, OpenErrorKind};
+use crate::check::{Checker, InstanceReport, Verdict};
+use crate::net::{Decoder, NetConfig};
+use crate::problem::{Problem, ProblemKind};
+use crate::report::{MessageLine, Sink, Summary};
+use crate::rules::Rule;
+use crate::sip::{Extractor, ExtractorConfig, SipEvent};
+use crate::trace::Tracker;
+
+/// What to do with the SIP messages of each file.
+pub enum Job<'r> {
+    /// List them (`sipflow messages`).
+    Messages,
+    /// Check them against rules (`sipflow check`).
+    Check {
+        rules: &'r [Rule],
+        /// Roles bound by the user (`--role core-b=10.0.0.2`).
+        roles: &'r [(String, IpAddr)],
+    },
+}
+
+/// The outcome of a run, for the exit status.
+#[derive(Debug, Default, Clone)]
+pub struct Outcome {
+    pub summary: Summary,
+    /// Some input could not be read as a capture at all.
+    pub unreadable: bool,
+    /// Rule ids with at least one instance.
+    pub rules_seen: Vec<String>,
+}
+
+/// Open an input: a path, or `-` for standard input (streamed).
+pub fn open_input(input: &str) -> Result<CaptureReader, OpenError> {
+    if input == "-" {
+        CaptureReader::from_reader(Box::new(io::stdin()), "-".to_string())
+    } else {
+        capture::open(Path::new(input))
+    }
+}
+
+/// Run `job` over every input, in order, writing to `sink`. I/O errors of
+/// the sink (a closed pipe) end the run.
+pub fn run(inputs: &[String], job: &Job<'_>, sink: &mut dyn Sink) -> io::Result<Outcome> {
+    let mut outcome = Outcome::default();
+    for input in inputs {
+        outcome.summary.files += 1;
+        sink.begin_file(input)?;
+        match open_input(input) {
+            Ok(reader) => run_file(input, reader, job, sink, &mut outcome)?,
+            Err(e) => {
+                outcome.unreadable = true;
+                outcome.summary.errors += 1;
+                let kind = match e.kind() {
+                    OpenErrorKind::OtherFormat(_) => ProblemKind::Unsupported,
+                    OpenErrorKind::Corrupt => ProblemKind::Corrupt,
+                    _ => ProblemKind::Unreadable,
+                };
+                let p = Problem {
+                    kind,
+                    frame: None,
+                    offset: None,
+                    message: e.to_string(),
+                };
+                sink.problem(input, &p)?;
+            }
+        }
+    }
+    sink.end(&outcome.summary)?;
+    Ok(outcome)
+}
+
+fn run_file(
+    file: &str,
+    mut reader: CaptureReader,
+    job: &Job<'_>,
+    sink: &mut dyn Sink,
+    outcome: &mut Outcome,
+) -> io::Result<()> {
+    let mut net = Decoder::new(NetConfig::default());
+    let mut sip = Extractor::new(ExtractorConfig::default());
+    let mut stage = SipStage::new(file, job, sink, outcome);
+    let mut first = true;
+    while let Some(item) = reader.next() {
+        match item {
+            Item::Problem(p) => stage.problem(&p),
+            Item::Frame(frame) => {
+                if first {
+                    first = false;
+                    stage.sink.first_time(frame.time);
+                }
+                net.push(&frame, &mut |ev| {
+                    sip.push(ev, &mut |sev| stage.on_event(sev))
+                });
+            }
+        }
+        if stage.error.is_some() {
+            break;
+        }
+    }
+    net.finish(&mut |ev| sip.push(ev, &mut |sev| stage.on_event(sev)));
+    sip.finish(&mut |sev| stage.on_event(sev));
+    stage.finish();
+    match stage.error.take() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The part of the pipeline after the SIP stage, for one file.
+struct SipStage<'s, 'r> {
+    file: &'s str,
+    job: &'s Job<'r>,
+    sink: &'s mut dyn Sink,
+    outcome: &'s mut Outcome,
+    trace: Tracker,
+    checker: Option<Checker<'r>>,
+    error: Option<io::Error>,
+    since_expiry: u32,
+}
+
+impl<'s, 'r> SipStage<'s, 'r> {
+    fn new(
+        file: &'s str,
+        job: &'s Job<'r>,
+        sink: &'s mut dyn Sink,
+        outcome: &'s mut Outcome,
+    ) -> Self {
+        let checker = match job {
+            Job::Messages => None,
+            Job::Check { rules, roles } => Some(Checker::new(rules).with_roles(roles)),
+        };
+        SipStage {
+            file,
+            job,
+            sink,
+            outcome,
+            trace: Tracker::new(),
+            checker,
+            error: None,
+            since_expiry: 0,
+        }
+    }
+
+    fn keep(&mut self, r: io::Result<()>) {
+        if let Err(e) = r
+            && self.error.is_none()
+        {
+            self.error = Some(e);
+        }
+    }
+
+    fn problem(&mut self, p: &Problem) {
+        self.outcome.summary.errors += 1;
+        let r = self.sink.problem(self.file, p);
+        self.keep(r);
+    }
+
+    fn on_event(&mut self, ev: SipEvent<'_>) {
+        if self.error.is_some() {
+            return;
+        }
+        match ev {
+            SipEvent::Problem(p) => self.problem(&p),
+            SipEvent::Message {
+                frame,
+                time,
+                flow,
+                transport,
+                msg,
+            } => {
+                self.outcome.summary.messages += 1;
+                match self.job {
+                    Job::Messages => {
+                        let cseq = msg.cseq();
+                        let summary = msg.summary();
+                        let line = MessageLine {
+                            frame,
+                            time,
+                            src: flow.src,
+                            dst: flow.dst,
+                            transport,
+                            method: msg.method(),
+                            status: msg.status(),
+                            cseq: cseq.as_ref().map(|c| (c.number, c.method)),
+                            call_id: msg.call_id(),
+                            summary: &summary,
+                        };
+                        let r = self.sink.message(self.file, &line);
+                        self.keep(r);
+                    }
+                    Job::Check { .. } => {
+                        let Some(checker) = self.checker.as_mut() else {
+                            return;
+                        };
+                        let Some(m) = self
+                            .trace
+                            .observe(frame, time, flow.src, flow.dst, transport, &msg)
+                        else {
+                            return;
+                        };
+                        let mut settled = Vec::new();
+                        checker.on_message(&m, &self.trace, &mut |r| settled.push(r));
+                        self.since_expiry += 1;
+                        if self.since_expiry >= 64 {
+                            self.since_expiry = 0;
+                            self.trace.expire();
+                        }
+                        for r in settled {
+                            self.emit(r);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn emit(&mut self, r: InstanceReport) {
+        let s = &mut self.outcome.summary;
+        s.instances += 1;
+        match r.verdict {
+            Verdict::Pass => s.pass += 1,
+            Verdict::Fail => s.fail += 1,
+            Verdict::Partial => s.partial += 1,
+        }
+        if !self.outcome.rules_seen.contains(&r.rule) {
+            self.outcome.rules_seen.push(r.rule.clone());
+        }
+        let res = self.sink.instance(self.file, &r);
+        self.keep(res);
+    }
+
+    fn finish(&mut self) {
+        let Some(checker) = self.checker.as_mut() else {
+            return;
+        };
+        let mut settled = Vec::new();
+        checker.finish(&self.trace, &mut |r| settled.push(r));
+        for r in settled {
+            self.emit(r);
+        }
+    }
+}
