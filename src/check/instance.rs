@@ -87,9 +87,9 @@ impl Instance {
     pub(super) fn trigger(
         ri: usize,
         rule: &Rule,
+        preset: &[Option<IpAddr>],
         msg: &Msg<'_>,
         trace: &Tracker,
-        _id: u64,
     ) -> Option<Instance> {
         let mut inst = Instance {
             rule: ri,

@@ -49,11 +49,11 @@ impl Ctx<'_> {
 
 /// Compile one rule file's text. `file` names it in diagnostics.
 pub fn compile(file: &str, text: &str) -> Result<Rule, Vec<Diagnostic>> {
-    let syntax = parse_file(file, text)?;
+    let (syntax, parse_errors) = parse_file(file, text);
     let mut cx = Ctx {
         file,
         lines: text.lines().collect(),
-        errors: Vec::new(),
+        errors: parse_errors,
     };
     let rule = resolve(&mut cx, syntax, file, text);
     if cx.errors.is_empty() {

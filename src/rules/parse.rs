@@ -356,8 +356,9 @@ fn strip_comment(line: &str) -> &str {
 const CLAUSES: &str = "`same-transaction N`, `response-to N`, `in-dialog N`, `match COND`, `expect COND`, `capture $VAR = PATH` or `within DURATION`";
 
 /// Parse a whole rule file. Every line is parsed, so that one load reports
-/// every mistake.
-pub fn parse_file(file: &str, text: &str) -> Result<SyntaxFile, Vec<Diagnostic>> {
+/// every mistake: the lines that parsed are returned with the diagnostics
+/// of those that did not.
+pub fn parse_file(file: &str, text: &str) -> (SyntaxFile, Vec<Diagnostic>) {
     let mut out = SyntaxFile::default();
     let mut errors = Vec::new();
     for (idx, raw) in text.lines().enumerate() {
@@ -398,11 +399,7 @@ pub fn parse_file(file: &str, text: &str) -> Result<SyntaxFile, Vec<Diagnostic>>
             help: "add a line `end` after its last step".into(),
         });
     }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
-    }
+    (out, errors)
 }
 
 fn parse_top_line<'a>(
