@@ -445,12 +445,17 @@ fn builtin_rules_follow_the_spec_hops() {
 /// compiles: the reference cannot drift from the code.
 #[test]
 fn reference_shows_the_builtin_rules_and_its_example_compiles() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/rules.md")).unwrap();
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/rules.md")).unwrap();
     for (name, text) in sipflow::rules::BUILTIN {
-        assert!(doc.contains(text.trim_end()), "docs/rules.md does not show {name} as it is");
+        assert!(
+            doc.contains(text.trim_end()),
+            "docs/rules.md does not show {name} as it is"
+        );
     }
     let start = doc.find("# An INVITE answered").unwrap();
     let end = start + doc[start..].find("```").unwrap();
-    let rule = compile_text("docs-example.flow", &doc[start..end]).unwrap_or_else(|d| panic!("{d}"));
+    let rule =
+        compile_text("docs-example.flow", &doc[start..end]).unwrap_or_else(|d| panic!("{d}"));
     assert_eq!(rule.id, "call-through-proxy");
 }

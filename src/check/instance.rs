@@ -298,44 +298,10 @@ impl Instance {
             return None;
         }
         // The relation.
-        if let Some(rel) = step.relation {
-            let target_iter = if in_block(rule, rel.target()) {
-                iter
-            } else {
-                None
-            };
-            let t = self.seen_at(rule, rel.target(), target_iter)?;
-            let same_cseq =
-                msg.call_id == t.call_id && msg.cseq == t.cseq && msg.cseq_method == t.cseq_method;
-            let ok = match rel {
-                Relation::SameTransaction(_) => {
-                    same_cseq
-                        && match (msg.sip.status(), t.status) {
-                            (Some(a), Some(b)) => a == b,
-                            _ => true,
-                        }
-                }
-                Relation::ResponseTo(_) => {
-                    same_cseq
-                        && match (msg.top_branch, &t.branch) {
-                            (Some(a), Some(b)) => a == b,
-                            _ => true,
-                        }
-                }
-                Relation::InDialog(_) => {
-                    msg.call_id == t.call_id
-                        && match &t.from_tag {
-                            Some(tag) => {
-                                msg.to_tag == Some(tag.as_str())
-                                    || msg.from_tag == Some(tag.as_str())
-                            }
-                            None => true,
-                        }
-                }
-            };
-            if !ok {
-                return None;
-            }
+        if let Some(rel) = step.relation
+            && !self.relation_holds(rule, rel, iter, msg, trace)
+        {
+            return None;
         }
         // Captures, visible to this step's own conditions.
         let vars = if step.captures.is_empty() {
@@ -407,6 +373,87 @@ impl Instance {
             vars,
             evidence,
         })
+    }
+
+    /// Does `msg` stand in relation `rel` to the step it names? When that
+    /// step was not seen (its link was not captured, or it is missing), the
+    /// relation is checked against the nearest seen step behind it in the
+    /// chain of relations: a request forwarded or answered keeps its
+    /// Call-ID and CSeq; a request in a dialog keeps the Call-ID.
+    fn relation_holds(
+        &self,
+        rule: &Rule,
+        rel: Relation,
+        iter: Option<usize>,
+        msg: &Msg<'_>,
+        trace: &Tracker,
+    ) -> bool {
+        let target_iter = |idx: StepIdx| if in_block(rule, idx) { iter } else { None };
+        if let Some(t) = self.seen_at(rule, rel.target(), target_iter(rel.target())) {
+            let same_cseq =
+                msg.call_id == t.call_id && msg.cseq == t.cseq && msg.cseq_method == t.cseq_method;
+            return match rel {
+                Relation::SameTransaction(_) => {
+                    same_cseq
+                        && match (msg.sip.status(), t.status) {
+                            (Some(a), Some(b)) => a == b,
+                            _ => true,
+                        }
+                }
+                Relation::ResponseTo(_) => {
+                    same_cseq
+                        && match (msg.top_branch, &t.branch) {
+                            (Some(a), Some(b)) => a == b,
+                            _ => true,
+                        }
+                }
+                Relation::InDialog(_) => {
+                    msg.call_id == t.call_id
+                        && match &t.from_tag {
+                            Some(tag) => {
+                                msg.to_tag == Some(tag.as_str())
+                                    || msg.from_tag == Some(tag.as_str())
+                            }
+                            None => true,
+                        }
+                }
+            };
+        }
+        // Walk back to a seen step.
+        let mut strict = !matches!(rel, Relation::InDialog(_));
+        let mut idx = rel.target();
+        for _ in 0..rule.steps.len() {
+            let unseen = &rule.steps[idx];
+            // The unseen step's own ties apply to a message that is (or
+            // answers) the same request.
+            if matches!(rel, Relation::SameTransaction(_)) && idx == rel.target() {
+                let roles = self.roles.clone();
+                let env = Env {
+                    vars: &self.vars,
+                    roles: &roles,
+                    trace,
+                };
+                if unseen
+                    .matches
+                    .iter()
+                    .any(|c| eval_cond(msg, &c.kind, &env) == Truth::False)
+                {
+                    return false;
+                }
+            }
+            let Some(next) = unseen.relation else {
+                return false;
+            };
+            if matches!(next, Relation::InDialog(_)) {
+                strict = false;
+            }
+            idx = next.target();
+            if let Some(t) = self.seen_at(rule, idx, target_iter(idx)) {
+                return msg.call_id == t.call_id
+                    && (!strict || (msg.cseq == t.cseq && msg.cseq_method == t.cseq_method));
+            }
+        }
+        false
     }
 
     fn record(

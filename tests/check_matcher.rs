@@ -1,0 +1,577 @@
+//! The matcher on SIP messages fed one by one (parsed by the sip stage),
+//! independent of capture files: each status, retransmissions, unrelated
+//! traffic, concurrent instances, and telling flow 1 from flow 2.
+//!
+//! The end-to-end behaviour on real captures is tested in `check_samples.rs`.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use sipflow::capture::Timestamp;
+use sipflow::check::{Checker, InstanceReport, Status, Verdict};
+use sipflow::net::Transport;
+use sipflow::rules::RuleSet;
+use sipflow::trace::Tracker;
+
+const PRE: &str = "sip:pre-b1@poc-b.example.net";
+const SESSION: &str = "sip:poc-session-42@poc-a.example.com";
+
+fn node(n: u8) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, n)), 5060)
+}
+
+const CLIENT_B: u8 = 1;
+const CORE_B: u8 = 2;
+const PART_B: u8 = 3;
+const CORE_A: u8 = 4;
+const CTRL_A: u8 = 5;
+
+/// A SIP message built as text, the way a stack writes it.
+struct M {
+    start: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+fn request(
+    method: &str,
+    uri: &str,
+    call_id: &str,
+    cseq: u32,
+    vias: &[&str],
+    from_tag: &str,
+    to_tag: Option<&str>,
+) -> M {
+    let mut h = Vec::new();
+    for b in vias {
+        h.push((
+            "Via".into(),
+            format!("SIP/2.0/UDP 10.0.0.9:5060;branch=z9hG4bK{b}"),
+        ));
+    }
+    h.push(("Max-Forwards".into(), "70".into()));
+    h.push((
+        "From".into(),
+        format!("<sip:b@poc-b.example.net>;tag={from_tag}"),
+    ));
+    h.push((
+        "To".into(),
+        match to_tag {
+            Some(t) => format!("<{uri}>;tag={t}"),
+            None => format!("<{uri}>"),
+        },
+    ));
+    h.push(("Call-ID".into(), call_id.into()));
+    h.push(("CSeq".into(), format!("{cseq} {method}")));
+    M {
+        start: format!("{method} {uri} SIP/2.0"),
+        headers: h,
+        body: String::new(),
+    }
+}
+
+fn response(status: u16, reason: &str, req: &M, to_tag: &str) -> M {
+    let mut h: Vec<(String, String)> = req
+        .headers
+        .iter()
+        .filter(|(n, _)| ["Via", "From", "To", "Call-ID", "CSeq"].contains(&n.as_str()))
+        .cloned()
+        .collect();
+    for (n, v) in h.iter_mut() {
+        if n == "To" && !v.contains("tag=") {
+            v.push_str(&format!(";tag={to_tag}"));
+        }
+    }
+    M {
+        start: format!("SIP/2.0 {status} {reason}"),
+        headers: h,
+        body: String::new(),
+    }
+}
+
+impl M {
+    fn header(mut self, n: &str, v: &str) -> M {
+        self.headers.push((n.into(), v.into()));
+        self
+    }
+    fn body(mut self, ct: &str, b: &str) -> M {
+        self.headers.push(("Content-Type".into(), ct.into()));
+        self.body = b.into();
+        self
+    }
+    /// The same message one hop further: a proxy pushes its Via.
+    fn via_pushed(&self, branch: &str) -> M {
+        let mut h = vec![(
+            "Via".to_string(),
+            format!("SIP/2.0/UDP 10.0.0.8:5060;branch=z9hG4bK{branch}"),
+        )];
+        h.extend(self.headers.iter().cloned());
+        M {
+            start: self.start.clone(),
+            headers: h,
+            body: self.body.clone(),
+        }
+    }
+    /// A response one hop back: the proxy pops its Via.
+    fn via_popped(&self) -> M {
+        let mut h = self.headers.clone();
+        if let Some(i) = h.iter().position(|(n, _)| n == "Via") {
+            h.remove(i);
+        }
+        M {
+            start: self.start.clone(),
+            headers: h,
+            body: self.body.clone(),
+        }
+    }
+    fn bytes(&self) -> Vec<u8> {
+        let mut s = format!("{}\r\n", self.start);
+        for (n, v) in &self.headers {
+            s.push_str(&format!("{n}: {v}\r\n"));
+        }
+        s.push_str(&format!(
+            "Content-Length: {}\r\n\r\n{}",
+            self.body.len(),
+            self.body
+        ));
+        s.into_bytes()
+    }
+}
+
+/// Feed (from, to, message) hops as consecutive frames, 10 ms apart.
+fn run(rules: &RuleSet, hops: &[(u8, u8, &M)]) -> Vec<InstanceReport> {
+    let mut trace = Tracker::new();
+    let mut checker = Checker::new(&rules.rules);
+    let mut out = Vec::new();
+    for (i, (from, to, m)) in hops.iter().enumerate() {
+        let bytes = m.bytes();
+        let msg = sipflow::sip::parse(&bytes).unwrap_or_else(|e| panic!("hop {i}: {e:?}"));
+        let time = Timestamp {
+            secs: 1_700_000_000 + (i as i64 / 100),
+            nanos: (i as u32 % 100) * 10_000_000,
+        };
+        let frame = i as u64 + 1;
+        if let Some(m) = trace.observe(frame, time, node(*from), node(*to), Transport::Udp, &msg) {
+            checker.on_message(&m, &trace, &mut |r| out.push(r));
+        }
+    }
+    checker.finish(&trace, &mut |r| out.push(r));
+    out
+}
+
+struct Flow1 {
+    refer: M,
+    refer2: M,
+    accepted: M,
+    bye: M,
+    bye4: M,
+    bye5: M,
+    ok6: M,
+    notify: M,
+    notify10: M,
+    ok11: M,
+}
+
+fn flow1(tag: &str) -> Flow1 {
+    let refer = request(
+        "REFER",
+        PRE,
+        &format!("refer-{tag}"),
+        1,
+        &[&format!("b1{tag}")],
+        &format!("cb{tag}"),
+        None,
+    )
+    .header("Refer-To", &format!("<{SESSION};method=BYE>"))
+    .header("Contact", "<sip:b@10.0.0.1>");
+    let refer2 = refer.via_pushed(&format!("cb2{tag}"));
+    let accepted = response(202, "Accepted", &refer2, &format!("pb{tag}"));
+    let bye = request(
+        "BYE",
+        SESSION,
+        &format!("leg-{tag}"),
+        2,
+        &[&format!("p3{tag}")],
+        &format!("pl{tag}"),
+        Some("focus"),
+    );
+    let bye4 = bye.via_pushed(&format!("cb4{tag}"));
+    let bye5 = bye4.via_pushed(&format!("ca5{tag}"));
+    let ok6 = response(200, "OK", &bye5, "focus");
+    let notify = request(
+        "NOTIFY",
+        "sip:b@10.0.0.1",
+        &format!("refer-{tag}"),
+        1,
+        &[&format!("p9{tag}")],
+        &format!("pb{tag}"),
+        Some(&format!("cb{tag}")),
+    )
+    .header("Event", "refer")
+    .header("Subscription-State", "terminated;reason=noresource")
+    .body("message/sipfrag", "SIP/2.0 200 OK\r\n");
+    let notify10 = notify.via_pushed(&format!("cb10{tag}"));
+    let ok11 = response(200, "OK", &notify10, "x");
+    Flow1 {
+        refer,
+        refer2,
+        accepted,
+        bye,
+        bye4,
+        bye5,
+        ok6,
+        notify,
+        notify10,
+        ok11,
+    }
+}
+
+fn hops1(f: &Flow1) -> Vec<(u8, u8, &M)> {
+    vec![
+        (CLIENT_B, CORE_B, &f.refer),
+        (CORE_B, PART_B, &f.refer2),
+        (PART_B, CORE_B, &f.accepted),
+        (PART_B, CORE_B, &f.bye),
+        (CORE_B, CORE_A, &f.bye4),
+        (CORE_A, CTRL_A, &f.bye5),
+        (CTRL_A, CORE_A, &f.ok6),
+        (CORE_A, CORE_B, Box::leak(Box::new(f.ok6.via_popped()))),
+        (
+            CORE_B,
+            PART_B,
+            Box::leak(Box::new(f.ok6.via_popped().via_popped())),
+        ),
+        (PART_B, CORE_B, &f.notify),
+        (CORE_B, CLIENT_B, &f.notify10),
+        (CLIENT_B, CORE_B, &f.ok11),
+        (CORE_B, PART_B, Box::leak(Box::new(f.ok11.via_popped()))),
+    ]
+}
+
+fn statuses(r: &InstanceReport) -> Vec<(u32, Status)> {
+    r.steps
+        .iter()
+        .filter(|s| s.status != Status::Ok)
+        .map(|s| (s.number, s.status))
+        .collect()
+}
+
+fn only(reports: &[InstanceReport]) -> &InstanceReport {
+    assert_eq!(reports.len(), 1, "{reports:#?}");
+    &reports[0]
+}
+
+#[test]
+fn flow1_complete_passes_with_202_and_retransmission() {
+    let rules = RuleSet::builtin();
+    let f = flow1("a");
+    let mut hops = hops1(&f);
+    // A retransmitted BYE (same bytes, same hop) is not a new step.
+    hops.insert(4, (PART_B, CORE_B, &f.bye));
+    let r = run(&rules, &hops);
+    let r = only(&r);
+    assert_eq!(r.rule, "poc-preest-release-self");
+    assert_eq!(r.verdict, Verdict::Pass, "{r:#?}");
+    assert_eq!(r.session.as_deref(), Some(SESSION));
+    assert_eq!(r.trigger_frame, 1);
+    assert_eq!(r.steps.len(), 12);
+    assert_eq!(
+        r.steps.iter().map(|s| s.number).collect::<Vec<_>>(),
+        (1..=12).collect::<Vec<_>>()
+    );
+    // The 202 Accepted (frame 3) is not a step; step 3 is the BYE at frame 4.
+    assert_eq!(r.steps[2].frame, Some(4));
+}
+
+#[test]
+fn flow1_missing_hop_and_what_depends_on_it() {
+    let rules = RuleSet::builtin();
+    let f = flow1("a");
+    let mut hops = hops1(&f);
+    hops.truncate(10); // core-b never forwards the NOTIFY: 10, 11, 12 never happen
+    let r = run(&rules, &hops);
+    let r = only(&r);
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert_eq!(
+        statuses(r),
+        vec![
+            (10, Status::Missing),
+            (11, Status::Missing),
+            (12, Status::Missing)
+        ]
+    );
+}
+
+#[test]
+fn flow1_notify_before_the_bye_is_answered_is_out_of_order() {
+    let rules = RuleSet::builtin();
+    let f = flow1("a");
+    let hops = hops1(&f);
+    // part-b sends the NOTIFY (step 9) before step 8 reaches it.
+    let mut reordered: Vec<_> = hops[..8].to_vec();
+    reordered.push(hops[9]);
+    reordered.push(hops[8]);
+    reordered.extend_from_slice(&hops[10..]);
+    let r = run(&rules, &reordered);
+    let r = only(&r);
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert_eq!(statuses(r), vec![(9, Status::OutOfOrder)]);
+    let s9 = r.steps.iter().find(|s| s.number == 9).unwrap();
+    assert_eq!(
+        s9.detail.as_deref(),
+        Some("seen at frame 9, before step 8 (frame 10)")
+    );
+}
+
+#[test]
+fn flow1_481_where_200_expected_is_wrong_at_every_hop() {
+    let rules = RuleSet::builtin();
+    let f = flow1("a");
+    let nok = response(481, "Call/Transaction Does Not Exist", &f.bye5, "focus");
+    let n7 = nok.via_popped();
+    let n8 = n7.via_popped();
+    let notify = request(
+        "NOTIFY",
+        "sip:b@10.0.0.1",
+        "refer-a",
+        1,
+        &["p9a"],
+        "pba",
+        Some("cba"),
+    )
+    .header("Event", "refer")
+    .body(
+        "message/sipfrag",
+        "SIP/2.0 481 Call/Transaction Does Not Exist\r\n",
+    );
+    let notify10 = notify.via_pushed("cb10a");
+    let ok11 = response(200, "OK", &notify10, "x");
+    let ok12 = ok11.via_popped();
+    let mut hops = hops1(&f)[..6].to_vec();
+    hops.extend([
+        (CTRL_A, CORE_A, &nok),
+        (CORE_A, CORE_B, &n7),
+        (CORE_B, PART_B, &n8),
+        (PART_B, CORE_B, &notify),
+        (CORE_B, CLIENT_B, &notify10),
+        (CLIENT_B, CORE_B, &ok11),
+        (CORE_B, PART_B, &ok12),
+    ]);
+    let r = run(&rules, &hops);
+    let r = only(&r);
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert_eq!(
+        statuses(r),
+        vec![
+            (6, Status::Wrong),
+            (7, Status::Wrong),
+            (8, Status::Wrong),
+            (9, Status::Wrong),
+            (10, Status::Wrong)
+        ]
+    );
+    let s6 = r.steps.iter().find(|s| s.number == 6).unwrap();
+    assert_eq!(
+        s6.detail.as_deref(),
+        Some("481 Call/Transaction Does Not Exist where 200 OK expected")
+    );
+    let s9 = r.steps.iter().find(|s| s.number == 9).unwrap();
+    assert_eq!(
+        s9.detail.as_deref(),
+        Some("expected `sipfrag.status == 200`, found `481`")
+    );
+}
+
+#[test]
+fn unrelated_traffic_never_fails_a_flow() {
+    let rules = RuleSet::builtin();
+    let f = flow1("a");
+    // Another BYE from part-b to core-b, for another conference, and a
+    // NOTIFY in another dialog, interleaved.
+    let other_bye = request(
+        "BYE",
+        "sip:other@poc-a.example.com",
+        "other-leg",
+        7,
+        &["zz1"],
+        "q",
+        Some("r"),
+    );
+    let other_notify = request(
+        "NOTIFY",
+        "sip:b@10.0.0.1",
+        "other-dialog",
+        3,
+        &["zz2"],
+        "s",
+        Some("t"),
+    )
+    .header("Event", "refer")
+    .body("message/sipfrag", "SIP/2.0 503 Service Unavailable\r\n");
+    let mut hops = hops1(&f);
+    hops.insert(3, (PART_B, CORE_B, &other_bye));
+    hops.insert(10, (PART_B, CORE_B, &other_notify));
+    let r = run(&rules, &hops);
+    let r = only(&r);
+    assert_eq!(r.verdict, Verdict::Pass, "{r:#?}");
+}
+
+#[test]
+fn two_interleaved_instances_are_kept_apart() {
+    let rules = RuleSet::builtin();
+    let a = flow1("a");
+    let b = flow1("b");
+    let ha = hops1(&a);
+    let mut hb = hops1(&b);
+    hb.truncate(12); // instance b misses step 12
+    let mut hops = Vec::new();
+    for i in 0..13 {
+        if let Some(h) = ha.get(i) {
+            hops.push(*h);
+        }
+        if let Some(h) = hb.get(i) {
+            hops.push(*h);
+        }
+    }
+    let reports = run(&rules, &hops);
+    assert_eq!(reports.len(), 2, "{reports:#?}");
+    let ra = reports
+        .iter()
+        .find(|r| r.trigger_call_id == "refer-a")
+        .unwrap();
+    let rb = reports
+        .iter()
+        .find(|r| r.trigger_call_id == "refer-b")
+        .unwrap();
+    assert_eq!(ra.verdict, Verdict::Pass, "{ra:#?}");
+    assert_eq!(statuses(rb), vec![(12, Status::Missing)]);
+}
+
+#[test]
+fn one_link_only_gives_unobserved_and_partial() {
+    let rules = RuleSet::builtin();
+    let f = flow1("a");
+    let hops: Vec<_> = hops1(&f)
+        .into_iter()
+        .filter(|(a, b, _)| [*a, *b].contains(&CLIENT_B))
+        .collect();
+    let r = run(&rules, &hops);
+    let r = only(&r);
+    assert_eq!(r.verdict, Verdict::Partial, "{r:#?}");
+    let ok: Vec<u32> = r
+        .steps
+        .iter()
+        .filter(|s| s.status == Status::Ok)
+        .map(|s| s.number)
+        .collect();
+    assert_eq!(ok, vec![1, 10, 11]);
+    assert!(
+        r.steps
+            .iter()
+            .all(|s| s.status == Status::Ok || s.status == Status::Unobserved)
+    );
+}
+
+#[test]
+fn flow2_refer_is_one_instance_of_flow2_only() {
+    let rules = RuleSet::builtin();
+    // Flow 2: REFER to SESSION itself; part-b answers with its own REFER.
+    let refer = request("REFER", SESSION, "r2", 1, &["b1"], "cb", None)
+        .header("Refer-To", &format!("<{SESSION};method=BYE>"));
+    let refer2 = refer.via_pushed("cb2");
+    let own = request("REFER", SESSION, "own", 5, &["p3"], "pl", Some("focus"))
+        .header("Refer-To", &format!("<{SESSION};method=BYE>"));
+    let own4 = own.via_pushed("cb4");
+    let own5 = own4.via_pushed("ca5");
+    // ctrl-a's BYE toward part-b in part-b's dialog with the focus.
+    let bye = request(
+        "BYE",
+        "sip:part-b@10.0.0.3",
+        "leg-b",
+        9,
+        &["c6"],
+        "focus",
+        Some("pl"),
+    );
+    let bye7 = bye.via_pushed("ca7");
+    let bye8 = bye7.via_pushed("cb8");
+    let ok9 = response(200, "OK", &bye8, "pl");
+    let ok10 = ok9.via_popped();
+    let ok11 = ok10.via_popped();
+    let acc12 = response(200, "OK", &own5, "focus");
+    let acc13 = acc12.via_popped();
+    let acc14 = acc13.via_popped();
+    let notify = request(
+        "NOTIFY",
+        "sip:b@10.0.0.1",
+        "r2",
+        1,
+        &["p15"],
+        "pb",
+        Some("cb"),
+    )
+    .header("Event", "refer")
+    .body("message/sipfrag", "SIP/2.0 200 OK\r\n");
+    let notify16 = notify.via_pushed("cb16");
+    let ok17 = response(200, "OK", &notify16, "x");
+    let ok18 = ok17.via_popped();
+    let hops = vec![
+        (CLIENT_B, CORE_B, &refer),
+        (CORE_B, PART_B, &refer2),
+        (PART_B, CORE_B, &own),
+        (CORE_B, CORE_A, &own4),
+        (CORE_A, CTRL_A, &own5),
+        (CTRL_A, CORE_A, &bye),
+        (CORE_A, CORE_B, &bye7),
+        (CORE_B, PART_B, &bye8),
+        (PART_B, CORE_B, &ok9),
+        (CORE_B, CORE_A, &ok10),
+        (CORE_A, CTRL_A, &ok11),
+        (CTRL_A, CORE_A, &acc12),
+        (CORE_A, CORE_B, &acc13),
+        (CORE_B, PART_B, &acc14),
+        (PART_B, CORE_B, &notify),
+        (CORE_B, CLIENT_B, &notify16),
+        (CLIENT_B, CORE_B, &ok17),
+        (CORE_B, PART_B, &ok18),
+    ];
+    let reports = run(&rules, &hops);
+    let r = only(&reports);
+    assert_eq!(r.rule, "poc-preest-release-session");
+    assert_eq!(r.verdict, Verdict::Pass, "{r:#?}");
+    assert_eq!(r.steps.len(), 18);
+    // Without the setup, the participant is the dialog ctrl-a sent its BYE in.
+    assert_eq!(
+        r.steps[5].participant.as_deref(),
+        Some("sip:part-b@10.0.0.3")
+    );
+    assert!(!r.notes.is_empty());
+}
+
+#[test]
+fn flow1_refer_with_the_setup_known_is_flow1() {
+    let rules = RuleSet::builtin();
+    // Client B's pre-established session: INVITE to the conference factory,
+    // answered with Contact <PRE>;isfocus.
+    let invite = request(
+        "INVITE",
+        "sip:factory@poc-b.example.net",
+        "pre-setup",
+        1,
+        &["i1"],
+        "cbi",
+        None,
+    )
+    .header("Contact", "<sip:b@10.0.0.1>");
+    let ok = response(200, "OK", &invite, "pbi").header("Contact", &format!("<{PRE}>;isfocus"));
+    let f = flow1("a");
+    let mut hops = vec![(CLIENT_B, CORE_B, &invite), (CORE_B, CLIENT_B, &ok)];
+    hops.extend(
+        hops1(&f)
+            .into_iter()
+            .filter(|(a, b, _)| [*a, *b].contains(&CLIENT_B)),
+    );
+    let reports = run(&rules, &hops);
+    let r = only(&reports);
+    assert_eq!(r.rule, "poc-preest-release-self");
+    assert!(r.notes.is_empty(), "{r:#?}");
+}
