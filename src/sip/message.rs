@@ -96,6 +96,16 @@ impl Anomalies {
         ),
     ];
 
+    /// Flags set in either.
+    pub const fn union(self, other: Anomalies) -> Anomalies {
+        Anomalies(self.0 | other.0)
+    }
+
+    /// Flags set in both.
+    pub const fn intersection(self, other: Anomalies) -> Anomalies {
+        Anomalies(self.0 & other.0)
+    }
+
     /// No flag set.
     pub fn is_empty(self) -> bool {
         self.0 == 0
