@@ -9,7 +9,7 @@ use crate::problem::ProblemKind;
 
 use super::detect;
 use super::headers::HeaderKind;
-use super::lex::{parse_u32, trim};
+use super::lex::{is_token, parse_len, trim};
 
 /// Default limit on one message (header section plus body) and so on the
 /// bytes buffered for one stream direction.
@@ -42,9 +42,11 @@ enum Length {
 #[derive(Debug, Clone, Copy)]
 struct HeadInfo {
     length: Length,
-    /// A Call-ID or CSeq header is present: evidence that a start line
-    /// found while resynchronising begins a real message.
-    has_ids: bool,
+    /// A Call-ID or CSeq header is present and every header line is
+    /// `token: value`: evidence that a start line found while
+    /// resynchronising begins a real message (and not, say, a sipfrag
+    /// body followed by the next message's lines).
+    plausible: bool,
 }
 
 /// Reads Content-Length and looks for Call-ID/CSeq in a complete header
@@ -52,8 +54,10 @@ struct HeadInfo {
 fn scan_head(head: &[u8]) -> HeadInfo {
     let mut info = HeadInfo {
         length: Length::Missing,
-        has_ids: false,
+        plausible: false,
     };
+    let mut has_ids = false;
+    let mut well_formed = true;
     for line in head.split(|&c| c == b'\n').skip(1) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
@@ -63,12 +67,17 @@ fn scan_head(head: &[u8]) -> HeadInfo {
             continue;
         }
         let Some(colon) = memchr::memchr(b':', line) else {
+            well_formed = false;
             continue;
         };
-        match HeaderKind::of(line[..colon].trim_ascii_end()) {
-            HeaderKind::CallId | HeaderKind::CSeq => info.has_ids = true,
+        let name = line[..colon].trim_ascii_end();
+        if !is_token(name) {
+            well_formed = false;
+        }
+        match HeaderKind::of(name) {
+            HeaderKind::CallId | HeaderKind::CSeq => has_ids = true,
             HeaderKind::ContentLength => {
-                info.length = match (info.length, parse_u32(trim(&line[colon + 1..]))) {
+                info.length = match (info.length, parse_len(trim(&line[colon + 1..]))) {
                     (Length::Invalid, _) | (_, None) => Length::Invalid,
                     (Length::Missing, Some(n)) => Length::Value(n),
                     (Length::Value(a), Some(b)) if a == b => Length::Value(a),
@@ -78,6 +87,7 @@ fn scan_head(head: &[u8]) -> HeadInfo {
             _ => {}
         }
     }
+    info.plausible = has_ids && well_formed;
     info
 }
 
@@ -294,7 +304,7 @@ impl Scan {
                         return pos;
                     };
                     let info = scan_head(&rest[..head_len]);
-                    if self.validate && !info.has_ids {
+                    if self.validate && !info.plausible {
                         // A start line inside a body, most likely.
                         pos += lf + 1;
                         self.resync(true);
@@ -421,7 +431,8 @@ mod tests {
         assert_eq!(l(b"X\r\nContent-Length: -999\r\n\r\n"), Length::Invalid);
         assert_eq!(l(b"X\r\nl: 13\r\nl: 5\r\n\r\n"), Length::Conflict(13));
         assert_eq!(l(b"X\r\nl: 5\r\nl: 5\r\n\r\n"), Length::Value(5));
-        assert!(scan_head(b"X\r\ni: a\r\n\r\n").has_ids);
-        assert!(!scan_head(b"X\r\nTo: a\r\n\r\n").has_ids);
+        assert!(scan_head(b"X\r\ni: a\r\n\r\n").plausible);
+        assert!(!scan_head(b"X\r\nTo: a\r\n\r\n").plausible);
+        assert!(!scan_head(b"X\r\nACK sip:a@b SIP/2.0\r\nCSeq: 1 ACK\r\n\r\n").plausible);
     }
 }
