@@ -143,6 +143,15 @@ pub(crate) fn parse_u32(s: &[u8]) -> Option<u32> {
     u32::try_from(n).ok()
 }
 
+/// A length field: decimal digits, saturating at `u32::MAX` (an absurd
+/// length is still a length, just too large); `None` on anything else.
+pub(crate) fn parse_len(s: &[u8]) -> Option<u32> {
+    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(parse_u32(s).unwrap_or(u32::MAX))
+}
+
 /// Bytes as `&str` when they are valid UTF-8.
 #[inline]
 pub(crate) fn as_str(s: &[u8]) -> Option<&str> {
@@ -182,5 +191,9 @@ mod tests {
         assert_eq!(parse_u32(b"36893488147419103232"), None);
         assert_eq!(parse_u32(b"-1"), None);
         assert_eq!(parse_u32(b""), None);
+        assert_eq!(parse_len(b"99999999999999999999"), Some(u32::MAX));
+        assert_eq!(parse_len(b"007"), Some(7));
+        assert_eq!(parse_len(b"-999"), None);
+        assert_eq!(parse_len(b"bad"), None);
     }
 }

@@ -6,7 +6,7 @@ use std::fmt;
 use super::addr::NameAddr;
 use super::detect::{self, Start, StartError};
 use super::headers::{Entry, Header, HeaderKind, HeaderValue};
-use super::lex::{as_str, is_token, parse_u32, trim};
+use super::lex::{as_str, is_token, parse_len, trim};
 use super::uri::Uri;
 use super::values::{CSeq, ContentType, Event, SubscriptionState, Via};
 
@@ -56,8 +56,8 @@ pub struct Anomalies(u16);
 impl Anomalies {
     /// No Content-Length header (allowed over UDP, mandatory over TCP).
     pub const NO_CONTENT_LENGTH: Anomalies = Anomalies(1);
-    /// A Content-Length value that is not a decimal number below 2^32
-    /// (`bad`, `-999`): the body is the rest of the data.
+    /// A Content-Length value that is not a decimal number (`bad`,
+    /// `-999`): the body is the rest of the data.
     pub const BAD_CONTENT_LENGTH: Anomalies = Anomalies(1 << 1);
     /// Several Content-Length headers that disagree (RFC 4475 3.3.9): the
     /// body is the rest of the data.
@@ -95,6 +95,16 @@ impl Anomalies {
             "a header line is malformed (no colon or bad name)",
         ),
     ];
+
+    /// Flags set in either.
+    pub const fn union(self, other: Anomalies) -> Anomalies {
+        Anomalies(self.0 | other.0)
+    }
+
+    /// Flags set in both.
+    pub const fn intersection(self, other: Anomalies) -> Anomalies {
+        Anomalies(self.0 & other.0)
+    }
 
     /// No flag set.
     pub fn is_empty(self) -> bool {
@@ -253,7 +263,7 @@ fn index(data: &[u8], entries: &mut Vec<Entry>) -> Result<Layout, ParseError> {
     {
         seen_length = true;
         let v = data.get(e.value.0 as usize..e.value.1 as usize);
-        match v.and_then(|v| parse_u32(trim(v))) {
+        match v.and_then(|v| parse_len(trim(v))) {
             None => anomalies.insert(Anomalies::BAD_CONTENT_LENGTH),
             Some(len) => match content_length {
                 Some(prev) if prev != len => {
@@ -397,7 +407,8 @@ impl<'a> Message<'a> {
         self.span((a as usize, b as usize))
     }
 
-    /// The declared Content-Length, when present and a valid number.
+    /// The declared Content-Length, when present and a decimal number
+    /// (saturating at `u32::MAX`).
     pub fn content_length(&self) -> Option<u32> {
         self.layout.content_length
     }

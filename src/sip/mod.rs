@@ -5,6 +5,9 @@
 
 mod addr;
 mod detect;
+mod extract;
+mod flows;
+mod framer;
 mod headers;
 mod lex;
 mod message;
@@ -14,6 +17,8 @@ mod values;
 
 pub use addr::NameAddr;
 pub use detect::looks_like_sip;
+pub use extract::{Extractor, ExtractorConfig, SipEvent};
+pub use framer::{DEFAULT_MAX_MESSAGE, Framed, StreamFramer};
 pub use headers::{Header, HeaderKind, HeaderValue, Values};
 pub use message::{Anomalies, Message, ParseError, Parser, Summary, parse};
 pub use params::{Param, Params};

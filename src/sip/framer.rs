@@ -1,0 +1,438 @@
+//! Cutting one TCP direction's byte stream into SIP messages.
+//!
+//! RFC 3261 18.3: over a stream, a message is its header section (up to the
+//! empty line) plus Content-Length bytes of body. The framer buffers only
+//! what it must: when a chunk holds whole messages they are handed out
+//! straight from the chunk, and only an incomplete tail is copied.
+
+use crate::problem::ProblemKind;
+
+use super::detect;
+use super::headers::HeaderKind;
+use super::lex::{is_token, parse_len, trim};
+
+/// Default limit on one message (header section plus body) and so on the
+/// bytes buffered for one stream direction.
+pub const DEFAULT_MAX_MESSAGE: usize = 1 << 20;
+
+/// A start line longer than this is not believed (while resynchronising,
+/// a partial line longer than this is dropped).
+const MAX_START_LINE: usize = 16 * 1024;
+
+/// What the framer hands out.
+#[derive(Debug)]
+pub enum Framed<'b> {
+    /// The bytes of one whole message (from its start line to the end of
+    /// its body), borrowed from the chunk or the framer's buffer.
+    Message(&'b [u8]),
+    /// A framing problem (the caller knows the frame).
+    Problem(ProblemKind, String),
+}
+
+/// How the Content-Length header of a header section reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Length {
+    Missing,
+    Invalid,
+    Conflict(u32),
+    Value(u32),
+}
+
+/// What the framer needs from a header section.
+#[derive(Debug, Clone, Copy)]
+struct HeadInfo {
+    length: Length,
+    /// A Call-ID or CSeq header is present and every header line is
+    /// `token: value`: evidence that a start line found while
+    /// resynchronising begins a real message (and not, say, a sipfrag
+    /// body followed by the next message's lines).
+    plausible: bool,
+}
+
+/// Reads Content-Length and looks for Call-ID/CSeq in a complete header
+/// section (start line included).
+fn scan_head(head: &[u8]) -> HeadInfo {
+    let mut info = HeadInfo {
+        length: Length::Missing,
+        plausible: false,
+    };
+    let mut has_ids = false;
+    let mut well_formed = true;
+    for line in head.split(|&c| c == b'\n').skip(1) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            continue;
+        }
+        let Some(colon) = memchr::memchr(b':', line) else {
+            well_formed = false;
+            continue;
+        };
+        let name = line[..colon].trim_ascii_end();
+        if !is_token(name) {
+            well_formed = false;
+        }
+        match HeaderKind::of(name) {
+            HeaderKind::CallId | HeaderKind::CSeq => has_ids = true,
+            HeaderKind::ContentLength => {
+                info.length = match (info.length, parse_len(trim(&line[colon + 1..]))) {
+                    (Length::Invalid, _) | (_, None) => Length::Invalid,
+                    (Length::Missing, Some(n)) => Length::Value(n),
+                    (Length::Value(a), Some(b)) if a == b => Length::Value(a),
+                    (Length::Value(a) | Length::Conflict(a), Some(_)) => Length::Conflict(a),
+                };
+            }
+            _ => {}
+        }
+    }
+    info.plausible = has_ids && well_formed;
+    info
+}
+
+/// Finds the end of the header section in `rest` (which starts at a start
+/// line): the offset just past the empty line. `scanned` remembers how far
+/// earlier calls got, so a head arriving byte by byte is scanned once.
+fn head_end(rest: &[u8], scanned: &mut usize) -> Option<usize> {
+    let mut i = *scanned;
+    while let Some(rel) = memchr::memchr(b'\n', rest.get(i..)?) {
+        let lf = i + rel;
+        match rest.get(lf + 1) {
+            None => {
+                *scanned = lf;
+                return None;
+            }
+            Some(b'\n') => return Some(lf + 2),
+            Some(b'\r') => match rest.get(lf + 2) {
+                None => {
+                    *scanned = lf;
+                    return None;
+                }
+                Some(b'\n') => return Some(lf + 3),
+                Some(_) => {}
+            },
+            Some(_) => {}
+        }
+        i = lf + 1;
+    }
+    *scanned = rest.len();
+    None
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// At a message boundary: after CR/LF keep-alives the next bytes must
+    /// be a start line.
+    Boundary,
+    /// Looking for the next line that is a SIP start line.
+    Resync,
+}
+
+/// The framer's state apart from its buffer (so that messages can borrow
+/// the buffer while the state changes).
+#[derive(Debug)]
+struct Scan {
+    mode: Mode,
+    /// In `Resync`: the first pending byte begins a line.
+    line_start: bool,
+    /// The message start was found by resynchronising: it must carry a
+    /// Call-ID or CSeq to be believed (a `message/sipfrag` body holds a
+    /// status line too).
+    validate: bool,
+    /// Head-end search progress from the message start.
+    scanned: usize,
+    /// A message was framed on this stream (so junk after it is news).
+    synced: bool,
+    /// The last message had no usable Content-Length: bytes after it that
+    /// are not SIP were expected and already reported.
+    expect_junk: bool,
+    max_message: usize,
+}
+
+/// Frames one direction of one TCP connection.
+///
+/// Handles several messages in one chunk, one message over many chunks,
+/// CRLF keep-alives (RFC 5626 4.4.1), a stream joined mid-message or after
+/// a gap (resynchronise at the next start line whose header section has a
+/// Call-ID or CSeq), a missing or unreadable Content-Length (RFC 3261
+/// 20.14 makes it mandatory here: taken as 0 and reported), and messages
+/// larger than a cap (reported and skipped). At most about `max_message`
+/// bytes are buffered.
+#[derive(Debug)]
+pub struct StreamFramer {
+    buf: Vec<u8>,
+    scan: Scan,
+}
+
+impl Default for StreamFramer {
+    fn default() -> Self {
+        StreamFramer::new(DEFAULT_MAX_MESSAGE)
+    }
+}
+
+impl StreamFramer {
+    /// A framer for a stream that begins now, accepting messages of up to
+    /// `max_message` bytes.
+    pub fn new(max_message: usize) -> StreamFramer {
+        StreamFramer {
+            buf: Vec::new(),
+            scan: Scan {
+                mode: Mode::Boundary,
+                line_start: true,
+                validate: false,
+                scanned: 0,
+                synced: false,
+                expect_junk: false,
+                max_message: max_message.max(1),
+            },
+        }
+    }
+
+    /// Bytes held back waiting for the rest of a message.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// True when the buffered bytes are part of a message: the stream is
+    /// at a message boundary, and either it already carried SIP or the
+    /// bytes begin with a complete SIP start line. Keep-alive line breaks
+    /// and the partial line of a resynchronisation search are not.
+    fn holds_partial_message(&self) -> bool {
+        if self.scan.mode != Mode::Boundary {
+            return false;
+        }
+        let at = detect::skip_line_breaks(&self.buf);
+        at < self.buf.len() && (self.scan.synced || detect::start_line(&self.buf, at).is_ok())
+    }
+
+    /// Feeds the next in-order bytes. `gap` says bytes before `data` were
+    /// lost: whatever was buffered is dropped (the network stage reports
+    /// the gap) and the framer resynchronises.
+    pub fn push(&mut self, data: &[u8], gap: bool, out: &mut dyn FnMut(Framed<'_>)) {
+        if gap {
+            self.buf.clear();
+            self.scan.mode = Mode::Resync;
+            self.scan.line_start = true;
+            self.scan.scanned = 0;
+            self.scan.expect_junk = true;
+        }
+        if self.buf.is_empty() {
+            // Zero-copy path: frame straight from the chunk.
+            let used = self.scan.run(data, out);
+            self.buf.extend_from_slice(&data[used..]);
+            return;
+        }
+        // Append in pieces no larger than the cap, so the buffer stays
+        // bounded whatever the chunk size.
+        for piece in data.chunks(self.scan.max_message) {
+            self.buf.extend_from_slice(piece);
+            let used = self.scan.run(&self.buf, out);
+            self.buf.drain(..used);
+        }
+    }
+
+    /// The stream ended: reports a message left incomplete, if any, and
+    /// forgets everything.
+    pub fn finish(&mut self) -> Option<(ProblemKind, String)> {
+        let lost = self.holds_partial_message().then(|| {
+            (
+                ProblemKind::Truncated,
+                format!(
+                    "TCP stream ended inside a SIP message; {} buffered bytes dropped",
+                    self.buf.len()
+                ),
+            )
+        });
+        self.buf = Vec::new();
+        self.scan.mode = Mode::Boundary;
+        self.scan.scanned = 0;
+        lost
+    }
+}
+
+impl Scan {
+    fn resync(&mut self, line_start: bool) {
+        self.mode = Mode::Resync;
+        self.line_start = line_start;
+        self.scanned = 0;
+    }
+
+    /// Frames what it can from `r`; returns how many leading bytes of `r`
+    /// are done with (the rest must be kept for the next call).
+    fn run(&mut self, r: &[u8], out: &mut dyn FnMut(Framed<'_>)) -> usize {
+        let mut pos = 0;
+        loop {
+            match self.mode {
+                Mode::Boundary => {
+                    let skip = r[pos..]
+                        .iter()
+                        .take_while(|&&c| c == b'\r' || c == b'\n')
+                        .count();
+                    if skip > 0 {
+                        pos += skip;
+                        self.scanned = 0;
+                    }
+                    let rest = &r[pos..];
+                    if rest.is_empty() {
+                        return pos;
+                    }
+                    let Some(lf) = memchr::memchr(b'\n', rest) else {
+                        if rest.len() > MAX_START_LINE || !super::lex::is_token_char(rest[0]) {
+                            self.not_a_message(out);
+                            continue;
+                        }
+                        return pos;
+                    };
+                    if detect::start_line(r, pos).is_err() {
+                        self.not_a_message(out);
+                        continue;
+                    }
+                    let Some(head_len) = head_end(rest, &mut self.scanned) else {
+                        if rest.len() > self.max_message {
+                            out(Framed::Problem(
+                                ProblemKind::Overload,
+                                format!(
+                                    "SIP header section longer than {} bytes without an empty line; skipped",
+                                    self.max_message
+                                ),
+                            ));
+                            pos += lf + 1;
+                            self.validate = true;
+                            self.resync(true);
+                        }
+                        return pos;
+                    };
+                    let info = scan_head(&rest[..head_len]);
+                    if self.validate && !info.plausible {
+                        // A start line inside a body, most likely.
+                        pos += lf + 1;
+                        self.resync(true);
+                        continue;
+                    }
+                    let (body_len, problem) = match info.length {
+                        Length::Value(n) => (n, None),
+                        Length::Missing => (
+                            0,
+                            Some(
+                                "SIP message over TCP has no Content-Length (mandatory on streams, RFC 3261 20.14); body taken as empty",
+                            ),
+                        ),
+                        Length::Invalid => (
+                            0,
+                            Some(
+                                "SIP message over TCP has a Content-Length that is not a number; body taken as empty",
+                            ),
+                        ),
+                        Length::Conflict(first) => (
+                            first,
+                            Some(
+                                "SIP message over TCP has several Content-Length values that disagree; the first is used",
+                            ),
+                        ),
+                    };
+                    let total = head_len as u64 + u64::from(body_len);
+                    if total > self.max_message as u64 {
+                        out(Framed::Problem(
+                            ProblemKind::Overload,
+                            format!(
+                                "SIP message of {total} bytes (Content-Length {body_len}) exceeds the {}-byte limit; skipped",
+                                self.max_message
+                            ),
+                        ));
+                        pos += head_len;
+                        self.validate = true;
+                        self.expect_junk = true;
+                        self.resync(true);
+                        continue;
+                    }
+                    let total = total as usize;
+                    if rest.len() < total {
+                        return pos;
+                    }
+                    if let Some(p) = problem {
+                        out(Framed::Problem(ProblemKind::MalformedSip, p.to_string()));
+                    }
+                    self.expect_junk = problem.is_some();
+                    out(Framed::Message(&rest[..total]));
+                    pos += total;
+                    self.synced = true;
+                    self.validate = false;
+                    self.scanned = 0;
+                }
+                Mode::Resync => {
+                    let mut at = pos;
+                    if !self.line_start {
+                        match memchr::memchr(b'\n', &r[at..]) {
+                            Some(i) => at += i + 1,
+                            None => return r.len(),
+                        }
+                        self.line_start = true;
+                    }
+                    loop {
+                        let rest = &r[at..];
+                        let Some(lf) = memchr::memchr(b'\n', rest) else {
+                            if rest.len() > MAX_START_LINE {
+                                self.line_start = false;
+                                return r.len();
+                            }
+                            return at;
+                        };
+                        if detect::start_line(r, at).is_ok() {
+                            pos = at;
+                            self.mode = Mode::Boundary;
+                            self.validate = true;
+                            self.scanned = 0;
+                            break;
+                        }
+                        at += lf + 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The bytes at a message boundary do not start a message.
+    fn not_a_message(&mut self, out: &mut dyn FnMut(Framed<'_>)) {
+        if self.synced && !self.expect_junk {
+            out(Framed::Problem(
+                ProblemKind::MalformedSip,
+                "bytes after a SIP message on a TCP stream do not start a SIP message; skipping to the next SIP start line".to_string(),
+            ));
+        }
+        self.expect_junk = true;
+        self.validate = true;
+        self.resync(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_end_forms() {
+        let mut s = 0;
+        assert_eq!(head_end(b"A\r\nB: c\r\n\r\nbody", &mut s), Some(11));
+        let mut s = 0;
+        assert_eq!(head_end(b"A\nB: c\n\nbody", &mut s), Some(8));
+        let mut s = 0;
+        assert_eq!(head_end(b"A\r\nB: c\r\n\r", &mut s), None);
+        assert_eq!(head_end(b"A\r\nB: c\r\n\r\n", &mut s), Some(11));
+    }
+
+    #[test]
+    fn head_lengths() {
+        let l = |h: &[u8]| scan_head(h).length;
+        assert_eq!(l(b"X\r\nl: 5\r\n\r\n"), Length::Value(5));
+        assert_eq!(l(b"X\r\nContent-Length : 5\r\n\r\n"), Length::Value(5));
+        assert_eq!(l(b"X\r\nCall-ID: a\r\n\r\n"), Length::Missing);
+        assert_eq!(l(b"X\r\nContent-Length: bad\r\n\r\n"), Length::Invalid);
+        assert_eq!(l(b"X\r\nContent-Length: -999\r\n\r\n"), Length::Invalid);
+        assert_eq!(l(b"X\r\nl: 13\r\nl: 5\r\n\r\n"), Length::Conflict(13));
+        assert_eq!(l(b"X\r\nl: 5\r\nl: 5\r\n\r\n"), Length::Value(5));
+        assert!(scan_head(b"X\r\ni: a\r\n\r\n").plausible);
+        assert!(!scan_head(b"X\r\nTo: a\r\n\r\n").plausible);
+        assert!(!scan_head(b"X\r\nACK sip:a@b SIP/2.0\r\nCSeq: 1 ACK\r\n\r\n").plausible);
+    }
+}
