@@ -273,7 +273,10 @@ fn icmp_quotes_are_not_traffic() {
 /// Per direction: tshark's `-q -z follow,tcp,raw,N` bytes for every TCP
 /// stream, concatenated per (source, destination) in stream order: length
 /// and FNV-1a 64 of the bytes.
-fn tcp_cases() -> Vec<(&'static str, Vec<(&'static str, usize, u64)>)> {
+/// (source destination, byte count, FNV-1a 64 of the bytes).
+type Direction = (&'static str, usize, u64);
+
+fn tcp_cases() -> Vec<(&'static str, Vec<Direction>)> {
     vec![
         (
             "sipnab/sip-over-tcp.pcap",

@@ -94,7 +94,19 @@ pub fn tcp4(seq: u32, flags: Flags, payload: &[u8]) -> Vec<u8> {
 }
 
 pub fn tcp4_ports(sport: u16, dport: u16, seq: u32, flags: Flags, payload: &[u8]) -> Vec<u8> {
-    let mut b = PacketBuilder::ipv4(A4, B4, 64).tcp(sport, dport, seq, 65535);
+    tcp4_between(A4, B4, sport, dport, seq, flags, payload)
+}
+
+pub fn tcp4_between(
+    src: [u8; 4],
+    dst: [u8; 4],
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    flags: Flags,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut b = PacketBuilder::ipv4(src, dst, 64).tcp(sport, dport, seq, 65535);
     if flags.syn {
         b = b.syn();
     } else {
