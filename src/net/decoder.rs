@@ -407,21 +407,21 @@ impl Decoder {
             );
             return self.problem(at, ProblemKind::Truncated, message, sink);
         };
-        if dport == tunnel::VXLAN_PORT {
-            if let Some(inner) = tunnel::vxlan(data) {
-                if self.enter_tunnel(at, depth, sink) {
-                    self.tunnel(at, Ok(inner), depth + 1, sink);
-                }
-                return;
+        if dport == tunnel::VXLAN_PORT
+            && let Some(inner) = tunnel::vxlan(data)
+        {
+            if self.enter_tunnel(at, depth, sink) {
+                self.tunnel(at, Ok(inner), depth + 1, sink);
             }
+            return;
         }
-        if dport == tunnel::GTP_U_PORT || sport == tunnel::GTP_U_PORT {
-            if let Some(inner) = tunnel::gtp_u(data) {
-                if self.enter_tunnel(at, depth, sink) {
-                    self.tunnel(at, inner, depth + 1, sink);
-                }
-                return;
+        if (dport == tunnel::GTP_U_PORT || sport == tunnel::GTP_U_PORT)
+            && let Some(inner) = tunnel::gtp_u(data)
+        {
+            if self.enter_tunnel(at, depth, sink) {
+                self.tunnel(at, inner, depth + 1, sink);
             }
+            return;
         }
         self.stats.udp_datagrams += 1;
         sink(NetEvent::Datagram {

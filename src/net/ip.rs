@@ -232,23 +232,27 @@ mod tests {
 
     #[test]
     fn ipv4_trims_padding_and_reports_cuts() {
-        let p = ipv4(&v4(28, 0, 17, 8 + 18)).unwrap();
+        let pkt = v4(28, 0, 17, 8 + 18);
+        let p = ipv4(&pkt).unwrap();
         assert_eq!(p.payload.len(), 8);
         assert_eq!(p.claimed_len, 8);
         assert!(!p.is_cut());
         assert_eq!(p.fragment, None);
         assert_eq!(p.src, "10.0.0.1".parse::<IpAddr>().unwrap());
-        let p = ipv4(&v4(1500, 0, 17, 100)).unwrap();
+        let pkt = v4(1500, 0, 17, 100);
+        let p = ipv4(&pkt).unwrap();
         assert!(p.is_cut());
         assert_eq!((p.payload.len(), p.claimed_len), (100, 1480));
         // Offloaded packet with length 0: the capture decides.
-        let p = ipv4(&v4(0, 0, 6, 40)).unwrap();
+        let pkt = v4(0, 0, 6, 40);
+        let p = ipv4(&pkt).unwrap();
         assert_eq!(p.claimed_len, 40);
     }
 
     #[test]
     fn ipv4_fragment_fields() {
-        let p = ipv4(&v4(28, 0x2000, 17, 8)).unwrap();
+        let pkt = v4(28, 0x2000, 17, 8);
+        let p = ipv4(&pkt).unwrap();
         assert_eq!(
             p.fragment,
             Some(FragmentInfo {
@@ -257,7 +261,8 @@ mod tests {
                 more: true
             })
         );
-        let p = ipv4(&v4(28, 0x0003, 17, 8)).unwrap();
+        let pkt = v4(28, 0x0003, 17, 8);
+        let p = ipv4(&pkt).unwrap();
         assert_eq!(
             p.fragment,
             Some(FragmentInfo {
@@ -332,13 +337,15 @@ mod tests {
         assert_eq!(p.payload.len(), 16);
         // An "atomic" fragment (offset 0, no more) is a whole datagram.
         let body = [17, 0, 0, 0, 0, 0, 0, 1, 9, 9];
-        let p = ipv6(&v6(44, &body)).unwrap();
+        let pkt = v6(44, &body);
+        let p = ipv6(&pkt).unwrap();
         assert_eq!((p.fragment, p.payload.len()), (None, 2));
     }
 
     #[test]
     fn ipv6_stops_at_esp_and_bounds_chains() {
-        let p = ipv6(&v6(50, &[0; 16])).unwrap();
+        let pkt = v6(50, &[0; 16]);
+        let p = ipv6(&pkt).unwrap();
         assert_eq!(p.proto, 50);
         let chain: Vec<u8> = (0..20).flat_map(|_| [60u8, 0, 0, 0, 0, 0, 0, 0]).collect();
         assert!(matches!(ipv6(&v6(60, &chain)), Err(IpError::Malformed(_))));

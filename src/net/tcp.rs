@@ -190,10 +190,10 @@ impl Tcp {
                 self.accept(slot, start, seg.data, at, sink, stats);
             }
         }
-        if seg.fin {
-            if let Some(s) = self.stream(slot) {
-                s.fin_seq.get_or_insert(start.wrapping_add(seg.len));
-            }
+        if seg.fin
+            && let Some(s) = self.stream(slot)
+        {
+            s.fin_seq.get_or_insert(start.wrapping_add(seg.len));
         }
         self.check_fin(slot, at.frame, sink, stats);
         self.enforce_total(sink, stats);
@@ -357,10 +357,10 @@ impl Tcp {
         if s.closed {
             return;
         }
-        if let Some(fin) = s.fin_seq {
-            if seq_diff(s.next_seq, fin) >= 0 {
-                self.end(slot, frame, sink, stats);
-            }
+        if let Some(fin) = s.fin_seq
+            && seq_diff(s.next_seq, fin) >= 0
+        {
+            self.end(slot, frame, sink, stats);
         }
     }
 
@@ -486,7 +486,7 @@ impl Tcp {
             }
             if end > s.window.len() {
                 if end > s.window.capacity() {
-                    let want = end.next_power_of_two().clamp(4096, cap.max(end));
+                    let want = end.next_power_of_two().max(4096).min(cap.max(end));
                     s.window.reserve_exact(want - s.window.len());
                 }
                 s.window.resize(end, 0);
