@@ -51,6 +51,8 @@ pub(super) struct Instance {
     pub keys: Vec<Key>,
     pub in_scan: bool,
     evidence: u32,
+    /// Vias beyond what the entry step's hop needs (0 fits best).
+    via_excess: usize,
 }
 
 /// A settled instance awaiting the other alternatives of its trigger.
@@ -58,7 +60,7 @@ pub(super) struct Instance {
 pub(super) struct Settled {
     pub group: u64,
     pub rule: usize,
-    pub score: (usize, u32),
+    pub score: (usize, u32, std::cmp::Reverse<usize>),
     pub report: InstanceReport,
 }
 
@@ -83,14 +85,24 @@ fn per_participant(rule: &Rule, role: usize) -> bool {
 }
 
 impl Instance {
-    /// Start an instance if `msg` matches the rule's first step.
+    /// Start an instance if `msg` matches the rule's step `entry` (the
+    /// first step, or a later hop of the same request: `depth` proxies
+    /// after it, for a capture that lacks the first hop). Step 1's captures
+    /// and `match`es apply to the message either way.
     pub(super) fn trigger(
         ri: usize,
         rule: &Rule,
         preset: &[Option<IpAddr>],
         msg: &Msg<'_>,
         trace: &Tracker,
+        entry: StepIdx,
+        depth: usize,
     ) -> Option<Instance> {
+        let vias = msg.sip.vias().count();
+        if vias < depth + 1 {
+            // A request forwarded `depth` times carries at least depth+1 Vias.
+            return None;
+        }
         let mut inst = Instance {
             rule: ri,
             group: 0,
@@ -107,13 +119,38 @@ impl Instance {
             keys: Vec::new(),
             in_scan: false,
             evidence: 0,
+            via_excess: vias - (depth + 1),
         };
-        let accept = inst.try_step(rule, 0, None, msg, trace)?;
+        if entry > 0 {
+            // The message stands for step 1 too: its captures and ties.
+            let first = &rule.steps[0];
+            if !matches!(&first.message, MessagePattern::Request { method } if msg.sip.method() == Some(method.as_str()))
+            {
+                return None;
+            }
+            for c in &first.captures {
+                inst.vars[c.var] = eval_path(msg, &c.path).map(|x| x.into_owned());
+            }
+            let roles = inst.roles.clone();
+            let env = Env {
+                vars: &inst.vars,
+                roles: &roles,
+                trace,
+            };
+            if first
+                .matches
+                .iter()
+                .any(|c| eval_cond(msg, &c.kind, &env) == Truth::False)
+            {
+                return None;
+            }
+        }
+        let accept = inst.try_step(rule, entry, None, msg, trace, entry > 0)?;
         // The trigger must be right in every respect, not merely related.
         if accept.seen.wrong.is_some() {
             return None;
         }
-        inst.record(rule, 0, None, accept, msg, trace);
+        inst.record(rule, entry, None, accept, msg, trace);
         Some(inst)
     }
 
@@ -176,7 +213,7 @@ impl Instance {
             if let Some(r) = rule.repeat.as_ref().filter(|_| in_block(rule, idx)) {
                 for i in 0..self.iterations.len() {
                     if self.iterations[i].seen[idx - r.first].is_none()
-                        && let Some(a) = self.try_step(rule, idx, Some(i), msg, trace)
+                        && let Some(a) = self.try_step(rule, idx, Some(i), msg, trace, false)
                     {
                         self.record(rule, idx, Some(i), a, msg, trace);
                         return true;
@@ -190,14 +227,14 @@ impl Instance {
                         seen: vec![None; r.last - r.first + 1],
                     });
                     let i = self.iterations.len() - 1;
-                    if let Some(a) = self.try_step(rule, idx, Some(i), msg, trace) {
+                    if let Some(a) = self.try_step(rule, idx, Some(i), msg, trace, false) {
                         self.record(rule, idx, Some(i), a, msg, trace);
                         return true;
                     }
                     self.iterations.pop();
                 }
             } else if self.seen[idx].is_none()
-                && let Some(a) = self.try_step(rule, idx, None, msg, trace)
+                && let Some(a) = self.try_step(rule, idx, None, msg, trace, false)
             {
                 self.record(rule, idx, None, a, msg, trace);
                 return true;
@@ -234,6 +271,7 @@ impl Instance {
         iter: Option<usize>,
         msg: &Msg<'_>,
         trace: &Tracker,
+        entry: bool,
     ) -> Option<Accept> {
         let step = &rule.steps[idx];
         // The kind of message.
@@ -299,6 +337,7 @@ impl Instance {
         }
         // The relation.
         if let Some(rel) = step.relation
+            && !entry
             && !self.relation_holds(rule, rel, iter, msg, trace)
         {
             return None;
@@ -601,9 +640,7 @@ impl Instance {
             let participant = e.iter.map(|i| self.iterations[i].participant.clone());
             let (status, frame, time, detail) = match e.seen {
                 Some(s) => {
-                    if e.idx > 0 {
-                        seen_count += 1;
-                    }
+                    seen_count += 1;
                     // The closest earlier step seen later than this one.
                     let violator = entries
                         .iter()
@@ -680,7 +717,11 @@ impl Instance {
         Settled {
             group: self.group,
             rule: self.rule,
-            score: (seen_count, self.evidence),
+            score: (
+                seen_count,
+                self.evidence,
+                std::cmp::Reverse(self.via_excess),
+            ),
             report: InstanceReport {
                 rule: rule.id.clone(),
                 title: rule.title.clone(),

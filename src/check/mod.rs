@@ -156,6 +156,10 @@ pub struct Checker<'r> {
     groups: HashMap<u64, Group>,
     /// Role bindings given by the user, per rule.
     preset: Vec<Vec<Option<IpAddr>>>,
+    /// Per rule, the steps an instance may start at, with their proxy
+    /// depth: step 1, and the hops that forward it (`same-transaction`
+    /// chains from step 1), for captures that lack the first hop.
+    entries: Vec<Vec<(usize, usize)>>,
     /// How many instances are open now, and the most ever open (for tests
     /// and the benchmark's memory story).
     pub peak_open: usize,
@@ -172,6 +176,7 @@ impl<'r> Checker<'r> {
             timers: BinaryHeap::new(),
             groups: HashMap::new(),
             preset: rules.iter().map(|r| vec![None; r.roles.len()]).collect(),
+            entries: rules.iter().map(entry_steps).collect(),
             peak_open: 0,
         }
     }
@@ -233,15 +238,18 @@ impl<'r> Checker<'r> {
             if consumed_rules.contains(&ri) {
                 continue;
             }
-            if let Some(inst) = Instance::trigger(ri, rule, &self.preset[ri], msg, trace) {
-                let gid = *group_id.get_or_insert(self.next_id);
-                let mut inst = inst;
-                inst.group = gid;
-                self.groups.entry(gid).or_default().open += 1;
-                let id = self.next_id;
-                self.next_id += 1;
-                self.instances.insert(id, inst);
-                touched.push(id);
+            for &(entry, depth) in &self.entries[ri] {
+                if let Some(mut inst) =
+                    Instance::trigger(ri, rule, &self.preset[ri], msg, trace, entry, depth)
+                {
+                    let gid = *group_id.get_or_insert(self.next_id);
+                    inst.group = gid;
+                    self.groups.entry(gid).or_default().open += 1;
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    self.instances.insert(id, inst);
+                    touched.push(id);
+                }
             }
         }
         self.peak_open = self.peak_open.max(self.instances.len());
@@ -344,6 +352,22 @@ impl<'r> Checker<'r> {
     pub fn open_instances(&self) -> usize {
         self.instances.len()
     }
+}
+
+/// Step 1 and the steps that forward it hop by hop, with their depth.
+fn entry_steps(rule: &Rule) -> Vec<(usize, usize)> {
+    let mut entries = vec![(0, 0)];
+    for (idx, step) in rule.steps.iter().enumerate().skip(1) {
+        if step.optional || step.in_repeat {
+            continue;
+        }
+        if let Some(crate::rules::ast::Relation::SameTransaction(t)) = step.relation
+            && let Some(&(_, d)) = entries.iter().find(|(e, _)| *e == t)
+        {
+            entries.push((idx, d + 1));
+        }
+    }
+    entries
 }
 
 /// The index keys under which an instance's pending steps can be found
