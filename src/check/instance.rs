@@ -212,7 +212,14 @@ impl Instance {
         for idx in 1..rule.steps.len() {
             if let Some(r) = rule.repeat.as_ref().filter(|_| in_block(rule, idx)) {
                 for i in 0..self.iterations.len() {
-                    if self.iterations[i].seen[idx - r.first].is_none()
+                    // A participant's block starts in its own dialog.
+                    let other_dialog = idx == r.first
+                        && self.iterations[i]
+                            .call_id
+                            .as_deref()
+                            .is_some_and(|c| c != msg.call_id);
+                    if !other_dialog
+                        && self.iterations[i].seen[idx - r.first].is_none()
                         && let Some(a) = self.try_step(rule, idx, Some(i), msg, trace, false)
                     {
                         self.record(rule, idx, Some(i), a, msg, trace);
@@ -627,11 +634,16 @@ impl Instance {
                 }),
             }
         }
-        // Every node the instance knows.
-        let mut known: Vec<IpAddr> = self.roles.iter().flatten().copied().collect();
-        for it in &self.iterations {
-            known.extend(it.roles.iter().flatten());
-        }
+        // The nodes the instance knows: its own roles, plus (for a
+        // per-participant step) that participant's.
+        let global: Vec<IpAddr> = self.roles.iter().flatten().copied().collect();
+        let known_for = |iter: Option<usize>| -> Vec<IpAddr> {
+            let mut k = global.clone();
+            if let Some(it) = iter.and_then(|i| self.iterations.get(i)) {
+                k.extend(it.roles.iter().flatten());
+            }
+            k
+        };
         let mut steps = Vec::with_capacity(entries.len());
         let mut seen_count = 0;
         for e in &entries {
@@ -672,6 +684,7 @@ impl Instance {
                 None => {
                     let from = self.role(rule, step.from, e.iter);
                     let to = self.role(rule, step.to, e.iter);
+                    let known = known_for(e.iter);
                     let covered = match (from, to) {
                         (Some(a), Some(b)) => trace.link_seen(a, b),
                         (Some(a), None) | (None, Some(a)) => trace.has_peer_outside(a, &known),

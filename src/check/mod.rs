@@ -2,7 +2,7 @@
 //! per step.
 //!
 //! An instance starts at each message that matches a rule's first step (its
-//! trigger) and is not already a step of an open instance of that rule.
+//! trigger) and is not already a step of an open instance.
 //! Every later message is offered to the open instances that could want it,
 //! found through an index keyed by what the message can be matched on
 //! (Call-ID, Request-URI, sending node), so each message costs a few hash
@@ -232,11 +232,13 @@ impl<'r> Checker<'r> {
                 touched.push(id);
             }
         }
-        // Triggers.
+        // Triggers: a message already explained as a step of an open
+        // instance starts nothing new (a proxied hop of a trigger, part-b's
+        // own REFER in flow 2, ...).
         let mut group_id = None;
         for (ri, rule) in self.rules.iter().enumerate() {
-            if consumed_rules.contains(&ri) {
-                continue;
+            if !consumed_rules.is_empty() {
+                break;
             }
             for &(entry, depth) in &self.entries[ri] {
                 if let Some(mut inst) =

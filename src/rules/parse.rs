@@ -534,6 +534,7 @@ fn parse_step<'a>(line: &mut Line<'a>, content: &'a str) -> Result<SyntaxStep, D
         })?;
         (Some((n, span)), false)
     };
+    let label_rest = line.rest;
     let (from, from_span) = line.want(name, "the sending role")?;
     line.want(tag("->"), "`->`")?;
     let (to, to_span) = line.want(name, "the receiving role")?;
@@ -570,7 +571,12 @@ fn parse_step<'a>(line: &mut Line<'a>, content: &'a str) -> Result<SyntaxStep, D
     };
     let message_span = line.span_from(msg_start);
     let summary_end = content.len() - line.rest.len();
-    let summary = content[..summary_end].trim().to_string();
+    let label_end = content.len() - label_rest.len();
+    // The step as people read it: `client-b -> core-b REFER`.
+    let summary = content[label_end..summary_end]
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     let span = Span {
         line: line.line,
         col: 1,
