@@ -93,6 +93,15 @@ impl M {
         self.headers.push((n.into(), v.into()));
         self
     }
+    /// Replace the From header (the focus names itself by the conference URI).
+    fn from(mut self, uri: &str, tag: &str) -> M {
+        for (n, v) in self.headers.iter_mut() {
+            if n == "From" {
+                *v = format!("<{uri}>;tag={tag}");
+            }
+        }
+        self
+    }
     fn body(mut self, ct: &str, b: &str) -> M {
         self.headers.push(("Content-Type".into(), ct.into()));
         self.body = b.into();
@@ -491,7 +500,8 @@ fn flow2_refer_is_one_instance_of_flow2_only() {
         &["c6"],
         "focus",
         Some("pl"),
-    );
+    )
+    .from(SESSION, "focus");
     let bye7 = bye.via_pushed("ca7");
     let bye8 = bye7.via_pushed("cb8");
     let ok9 = response(200, "OK", &bye8, "pl");

@@ -255,12 +255,20 @@ pub fn eval_cond(msg: &Msg<'_>, kind: &CondKind, env: &Env<'_>) -> Truth {
             };
             let dialogs = env.trace.focus_dialogs(focus);
             if dialogs.is_empty() {
-                // No dialog of this conference is known: a dialog of another
-                // conference is certainly not one; anything else may be.
+                // No dialog of this conference is in the capture. A dialog
+                // known to belong to another conference is not one; else
+                // the focus side of a conference dialog is named by the
+                // conference URI (RFC 4579: To when the participant dialled
+                // in, From when the focus invited), which the dialog's
+                // requests keep in From or To.
                 if env.trace.focus_of_dialog(msg.call_id).is_some() {
                     Truth::False
                 } else {
-                    Truth::Unknown
+                    let names_focus = |h: Option<crate::trace::NameAddr<'_>>| {
+                        h.and_then(|na| na.uri_str().map(|u| values_equal(u, focus)))
+                            .unwrap_or(false)
+                    };
+                    b(names_focus(msg.sip.from()) || names_focus(msg.sip.to()))
                 }
             } else {
                 b(dialogs.iter().any(|d| d.call_id == msg.call_id))

@@ -236,9 +236,10 @@ impl<W: Write, E: Write> CheckTable<W, E> {
                     }
                     _ => "-".to_string(),
                 };
-                let label = match &s.participant {
-                    Some(p) => format!("  {} [{p}]", s.number),
-                    None => format!("  {}", s.number),
+                let label = format!("  {}", s.number);
+                let expected = match &s.participant {
+                    Some(p) => format!("{}\nparticipant {p}", s.expected),
+                    None => s.expected.clone(),
                 };
                 let status_color = match s.status {
                     Status::Ok => Color::Green,
@@ -247,7 +248,7 @@ impl<W: Write, E: Write> CheckTable<W, E> {
                 };
                 t.add_row(vec![
                     Cell::new(label),
-                    Cell::new(&s.expected),
+                    Cell::new(expected),
                     Cell::new(seen),
                     Cell::new(s.status.as_str()).fg(status_color),
                     Cell::new(s.detail.as_deref().unwrap_or("")),
