@@ -107,9 +107,13 @@ pub enum NetEvent<'a> {
         flow: FlowKey,
         data: &'a [u8],
     },
-    /// The next in-order bytes of one TCP direction, delivered at `frame`.
+    /// The next in-order bytes of one TCP direction, delivered at `frame`
+    /// (the frame that brought the last of these bytes).
     /// `gap` is true when bytes before these were lost (the receiver of the
-    /// stream must resynchronise).
+    /// stream must resynchronise): after a skipped hole or a segment cut by
+    /// the snaplen (each reported as a problem), and on the first delivery
+    /// of a direction whose SYN was not captured (not a problem: the capture
+    /// simply began mid-connection).
     Stream {
         frame: u64,
         time: Timestamp,
