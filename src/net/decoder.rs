@@ -117,15 +117,17 @@ impl Decoder {
         match link::decode(frame.link_type, frame.data) {
             L3::UnsupportedLink => {
                 self.stats.frames_skipped_unsupported_link += 1;
+                let known = self.unsupported.len();
+                let full = known >= MAX_UNSUPPORTED_LINKS;
                 match self
                     .unsupported
-                    .iter_mut()
-                    .find(|u| u.link == frame.link_type)
+                    .iter()
+                    .position(|u| u.link == frame.link_type)
                 {
-                    Some(u) => u.frames += 1,
+                    Some(i) => self.unsupported[i].frames += 1,
                     // A few distinct types per file at most in practice; a
                     // file claiming more shares the last entry's report.
-                    None if self.unsupported.len() >= MAX_UNSUPPORTED_LINKS => {
+                    None if full => {
                         if let Some(u) = self.unsupported.last_mut() {
                             u.frames += 1;
                             u.more_types = true;
