@@ -31,7 +31,7 @@
 //! every header, and fragments and TCP segments handed on with their claimed
 //! length. The fixed-offset reads here cost a few bounds checks each and
 //! never allocate. Its `defrag::IpDefragPool` has no memory cap and no
-//! constant-time expiry (see [`defrag`](self::defrag) for the reasons the
+//! constant-time expiry (see `defrag.rs` for the reasons the
 //! reassembly is our own), and no maintained crate reassembles TCP the way
 //! this stage must (one direction at a time, first copy wins, gaps reported).
 //!
@@ -48,7 +48,7 @@
 //! Every structure that outlives a frame has a capture-time horizon and a
 //! memory bound ([`NetConfig`]); expiry is a FIFO of deadlines with lazy
 //! deletion, never a scan, and nothing is dropped without a
-//! [`Problem`](crate::problem::Problem).
+//! `Problem` (which is data, like every event).
 
 mod config;
 mod decoder;
