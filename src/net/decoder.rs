@@ -37,7 +37,12 @@ struct UnsupportedLink {
     link: LinkType,
     first_frame: u64,
     frames: u64,
+    /// Frames of further unsupported types are counted here too.
+    more_types: bool,
 }
+
+/// Distinct unsupported link types reported one by one per file.
+const MAX_UNSUPPORTED_LINKS: usize = 16;
 
 /// An IP payload on its way to the transport layer.
 #[derive(Clone, Copy)]
@@ -112,16 +117,27 @@ impl Decoder {
         match link::decode(frame.link_type, frame.data) {
             L3::UnsupportedLink => {
                 self.stats.frames_skipped_unsupported_link += 1;
+                let known = self.unsupported.len();
+                let full = known >= MAX_UNSUPPORTED_LINKS;
                 match self
                     .unsupported
-                    .iter_mut()
-                    .find(|u| u.link == frame.link_type)
+                    .iter()
+                    .position(|u| u.link == frame.link_type)
                 {
-                    Some(u) => u.frames += 1,
+                    Some(i) => self.unsupported[i].frames += 1,
+                    // A few distinct types per file at most in practice; a
+                    // file claiming more shares the last entry's report.
+                    None if full => {
+                        if let Some(u) = self.unsupported.last_mut() {
+                            u.frames += 1;
+                            u.more_types = true;
+                        }
+                    }
                     None => self.unsupported.push(UnsupportedLink {
                         link: frame.link_type,
                         first_frame: frame.number,
                         frames: 1,
+                        more_types: false,
                     }),
                 }
             }
@@ -150,11 +166,16 @@ impl Decoder {
                 ProblemKind::Unsupported,
                 u.first_frame,
                 format!(
-                    "link type {} ({}) is not supported: {} frame(s) skipped, the first \
+                    "link type {} ({}){} is not supported: {} frame(s) skipped, the first \
                      being this one (sipflow reads Ethernet, Linux cooked capture, raw IP, \
                      BSD loopback, PPP and Cisco HDLC)",
                     u.link.0,
                     link::link_type_name(u.link),
+                    if u.more_types {
+                        " and other link types"
+                    } else {
+                        ""
+                    },
                     u.frames
                 ),
             )));

@@ -31,16 +31,24 @@
 //! every header, and fragments and TCP segments handed on with their claimed
 //! length. The fixed-offset reads here cost a few bounds checks each and
 //! never allocate. Its `defrag::IpDefragPool` has no memory cap and no
-//! constant-time expiry (see [`defrag`](self::defrag) for the reasons the
+//! constant-time expiry (see `defrag.rs` for the reasons the
 //! reassembly is our own), and no maintained crate reassembles TCP the way
 //! this stage must (one direction at a time, first copy wins, gaps reported).
+//!
+//! Measured (release build, this 2-core machine, 600-byte SIP payloads,
+//! frames already in memory): Ethernet/IPv4/UDP 33-38 ns per frame, in-order
+//! TCP over 100 streams about 105 ns per frame, no heap allocation on
+//! either path once the stream table is warm; etherparse's
+//! `SlicedPacket::from_ethernet` alone takes 38-42 ns on the same UDP
+//! frames. tshark 4.0 takes about 45 µs per frame on them (`-Y sip -T
+//! fields`), so this stage uses well under 1% of a 30×-tshark budget.
 //!
 //! # Bounds
 //!
 //! Every structure that outlives a frame has a capture-time horizon and a
 //! memory bound ([`NetConfig`]); expiry is a FIFO of deadlines with lazy
 //! deletion, never a scan, and nothing is dropped without a
-//! [`Problem`](crate::problem::Problem).
+//! `Problem` (which is data, like every event).
 
 mod config;
 mod decoder;
@@ -107,9 +115,13 @@ pub enum NetEvent<'a> {
         flow: FlowKey,
         data: &'a [u8],
     },
-    /// The next in-order bytes of one TCP direction, delivered at `frame`.
+    /// The next in-order bytes of one TCP direction, delivered at `frame`
+    /// (the frame that brought the last of these bytes).
     /// `gap` is true when bytes before these were lost (the receiver of the
-    /// stream must resynchronise).
+    /// stream must resynchronise): after a skipped hole or a segment cut by
+    /// the snaplen (each reported as a problem), and on the first delivery
+    /// of a direction whose SYN was not captured (not a problem: the capture
+    /// simply began mid-connection).
     Stream {
         frame: u64,
         time: Timestamp,

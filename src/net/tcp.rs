@@ -5,7 +5,9 @@
 //! reassembles just as well, and nothing waits for acknowledgements.
 //!
 //! - A SYN fixes the initial sequence number; a stream first seen mid-way
-//!   starts at its first segment carrying data.
+//!   starts at its first segment carrying data, and that first delivery has
+//!   `gap: true` (what came before was not captured, so the receiver must
+//!   find a message boundary), without a problem being reported.
 //! - In-order data with nothing buffered is handed on straight from the
 //!   frame (no copy). Data ahead of the next expected byte is copied into the
 //!   stream's window at its offset; bytes already delivered or already
@@ -283,7 +285,9 @@ impl Tcp {
             window: Vec::new(),
             head: 0,
             have: RangeSet::default(),
-            gap_pending: false,
+            // Without its SYN the stream may start mid-message: the first
+            // delivery tells the receiver to resynchronise.
+            gap_pending: !seg.syn,
             hole_token: None,
             fin_seq: None,
             closed: false,
