@@ -203,7 +203,6 @@ impl<W: Write, E: Write> CheckTable<W, E> {
         let mut t = Table::new();
         t.load_style(UTF8_FULL_CONDENSED)
             .set_content_arrangement(ContentArrangement::Dynamic)
-            .set_width(150)
             .set_header(vec![
                 "Rule / step",
                 "Trigger / expected",
