@@ -184,6 +184,7 @@ impl<'s, 'r> SipStage<'s, 'r> {
                     Job::Messages => {
                         let cseq = msg.cseq();
                         let summary = msg.summary();
+                        let call_id = msg.header("call-id").map(|v| v.text());
                         let line = MessageLine {
                             frame,
                             time,
@@ -193,7 +194,7 @@ impl<'s, 'r> SipStage<'s, 'r> {
                             method: msg.method(),
                             status: msg.status(),
                             cseq: cseq.as_ref().map(|c| (c.number, c.method)),
-                            call_id: msg.call_id(),
+                            call_id: call_id.as_deref(),
                             summary: &summary,
                         };
                         let r = self.sink.message(self.file, &line);

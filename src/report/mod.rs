@@ -30,6 +30,7 @@ pub struct MessageLine<'a> {
     pub method: Option<&'a str>,
     pub status: Option<u16>,
     pub cseq: Option<(u32, &'a str)>,
+    /// The Call-ID as text (invalid UTF-8 replaced, as Wireshark shows it).
     pub call_id: Option<&'a str>,
     /// Like Wireshark's Info column: `REFER sip:x@y`, `200 OK (BYE)`.
     pub summary: &'a dyn std::fmt::Display,
