@@ -1,9 +1,63 @@
 //! Stage 1: bytes on disk → frames.
 //!
-//! A capture file (classic pcap, pcapng, possibly gzip-compressed, possibly
-//! standard input) is read front to back, once, as a stream; each packet
-//! record becomes a [`Frame`] numbered exactly as Wireshark numbers it.
-
+//! A capture file (classic pcap, pcapng, possibly gzip- or zstd-compressed,
+//! possibly standard input) is read front to back, once, as a stream; each
+//! packet record becomes a [`Frame`] numbered exactly as Wireshark numbers
+//! it. [`open`] (or [`CaptureReader::from_reader`] for standard input) tells
+//! the format from the first bytes, never from the file's name; then
+//! [`CaptureReader::next`] lends one [`Item`] at a time: a frame borrowed
+//! from the reader's buffer, or a [`Problem`] met on the way.
+//!
+//! # Why sipflow has its own pcap and pcapng readers
+//!
+//! The `pcap-parser` crate was considered and not used. Its streaming
+//! reader is fast, but it returns no timestamp resolution for power-of-2
+//! `if_tsresol`, reads `if_tsoffset` little-endian whatever the section's
+//! byte order, and its slice API fails on big-endian pcap; more
+//! importantly, its errors stop at the first damaged record, while sipflow
+//! must report the damage and *resynchronise* (scan for the next plausible
+//! record) with exact byte offsets and frame numbers. The two formats are
+//! small (a fixed record header; a block with a leading and trailing
+//! length), so owning the parsers ([`pcap`], [`pcapng`]) costs about as
+//! much code as adapting a library to these needs, and every length field
+//! is checked before a byte is buffered for it.
+//!
+//! # Memory
+//!
+//! One buffer per reader ([`source`]), [`INITIAL_BUFFER_BYTES`] (1 MiB),
+//! grown only for a record larger than that and never past
+//! [`MAX_BUFFER_BYTES`] (16 MiB + 64 KiB); a frame's bytes are a slice of
+//! it. pcap records may claim at most [`pcap::MAX_CAPLEN`] bytes (256 KiB,
+//! as libpcap and Wireshark), pcapng blocks at most
+//! [`pcapng::MAX_BLOCK_BYTES`] (16 MiB); larger claims are reported as
+//! corrupt, never allocated. gzip adds flate2's 32 KiB window; zstd adds
+//! the compressor's window (at most 128 MiB, `ruzstd`'s limit).
+//!
+//! # Damage
+//!
+//! A truncated record ends the stream with a `truncated` problem naming
+//! the frame it would have been and its byte offset. A record with an
+//! impossible length gives a `corrupt` problem; the reader then scans
+//! forward (at most 16 MiB) for the next plausible record: for pcap a
+//! header with sane lengths and a time within a day of the last good one,
+//! followed by another such header; for pcapng a block of a known type
+//! whose leading and trailing lengths agree. If none is found, reading
+//! stops there. Frames after a resynchronisation are numbered on from the
+//! last good one (Wireshark stops at the damage, so there is no numbering
+//! to follow). Byte offsets are in the decompressed stream.
+//!
+//! # Timestamps
+//!
+//! Computed exactly from each format's fields to the nanosecond: pcap µs
+//! and ns; pcapng `if_tsresol` as a power of 10 or of 2 (fraction
+//! truncated to whole nanoseconds, as Wireshark does) plus `if_tsoffset`.
+//! A Simple Packet Block has no timestamp: it gets the time of the
+//! packet before it (0 if none), so later stages' time horizons keep
+//! moving; Wireshark shows no time for it.
+//!
+//! # Throughput
+//!
+//! THROUGHPUT
 use std::fmt;
 
 /// A capture timestamp: seconds and nanoseconds since the Unix epoch.
@@ -62,4 +116,336 @@ pub struct Frame<'a> {
     /// The packet's length on the wire (may exceed `data.len()` when the
     /// capture's snaplen cut it).
     pub orig_len: u32,
+}
+
+mod decompress;
+mod detect;
+pub mod pcap;
+pub mod pcapng;
+mod source;
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::problem::{Problem, ProblemKind};
+use detect::{Detected, OtherHint, PREFIX_LEN};
+use pcap::PcapReader;
+use pcapng::PcapngReader;
+use source::{ByteSource, CountingReader};
+pub use source::{INITIAL_BUFFER_BYTES, MAX_BUFFER_BYTES};
+
+/// What [`CaptureReader::next`] lends: a frame, or a problem met while
+/// reading (problems are data; reading goes on past them when it can).
+#[derive(Debug)]
+pub enum Item<'a> {
+    Frame(Frame<'a>),
+    Problem(Problem),
+}
+
+/// Why a file could not be opened as a capture at all (the command exits
+/// with status 2). Its `Display` names the file and says what to do.
+#[derive(Debug)]
+pub struct OpenError {
+    file: String,
+    kind: OpenErrorKind,
+    message: String,
+}
+
+/// The reason class of an [`OpenError`], for callers and tests that act on
+/// it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenErrorKind {
+    /// The file could not be opened or read.
+    Io,
+    /// The file (or the decompressed stream) has no bytes at all.
+    Empty,
+    /// A capture or compressed format sipflow recognises but does not read
+    /// (the value names it, e.g. "Solaris snoop capture").
+    OtherFormat(&'static str),
+    /// Compressed data that cannot be decompressed.
+    Corrupt,
+    /// Nothing sipflow knows.
+    NotACapture,
+}
+
+impl OpenError {
+    fn new(file: &str, kind: OpenErrorKind, message: String) -> Self {
+        OpenError {
+            file: file.to_string(),
+            kind,
+            message,
+        }
+    }
+
+    /// The file name (as given to [`open`] or [`CaptureReader::from_reader`]).
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// The reason class.
+    pub fn kind(&self) -> &OpenErrorKind {
+        &self.kind
+    }
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.file, self.message)
+    }
+}
+
+impl std::error::Error for OpenError {}
+
+/// The parser for the detected format.
+enum Parser {
+    Pcap(PcapReader),
+    Pcapng(PcapngReader),
+}
+
+/// What a format parser produces per step; a packet's bytes are a range of
+/// the [`ByteSource`] buffer, turned into a slice by [`CaptureReader`].
+pub(crate) enum Step {
+    Packet {
+        number: u64,
+        time: Timestamp,
+        link_type: LinkType,
+        data: Range<usize>,
+        orig_len: u32,
+    },
+    Problem(Problem),
+    End,
+}
+
+/// The problem for a stream that ended (or failed) inside `what`, which
+/// began at `offset`.
+pub(crate) fn stream_problem(
+    src: &mut ByteSource,
+    frame: Option<u64>,
+    offset: u64,
+    what: &str,
+) -> Problem {
+    let (kind, message) = match src.take_error() {
+        Some(e) => {
+            let kind = match e.kind() {
+                io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput => ProblemKind::Corrupt,
+                _ => ProblemKind::Truncated,
+            };
+            (
+                kind,
+                format!("read error inside {what}: {e}; stopped reading"),
+            )
+        }
+        None => (
+            ProblemKind::Truncated,
+            format!("the file ends inside {what}: it was cut short"),
+        ),
+    };
+    Problem {
+        kind,
+        frame,
+        offset: Some(offset),
+        message,
+    }
+}
+
+/// A capture being read: yields frames and problems in file order.
+///
+/// Streaming: the file is read once, front to back, through one reusable
+/// buffer; standard input works the same as a file (no seeking).
+pub struct CaptureReader {
+    name: String,
+    format_name: String,
+    src: ByteSource,
+    parser: Parser,
+    next_number: u64,
+    raw_bytes: Arc<AtomicU64>,
+}
+
+/// Opens a capture file and tells its format from its first bytes.
+pub fn open(path: &Path) -> Result<CaptureReader, OpenError> {
+    let name = path.display().to_string();
+    let file = File::open(path)
+        .map_err(|e| OpenError::new(&name, OpenErrorKind::Io, format!("cannot open: {e}")))?;
+    CaptureReader::from_reader(Box::new(file), name)
+}
+
+impl CaptureReader {
+    /// Reads a capture from any byte stream (standard input is passed here
+    /// as `-`); `name` is used in messages.
+    pub fn from_reader(r: Box<dyn Read + Send>, name: String) -> Result<CaptureReader, OpenError> {
+        let raw_bytes = Arc::new(AtomicU64::new(0));
+        let mut raw: Box<dyn Read + Send> =
+            Box::new(CountingReader::new(r, Arc::clone(&raw_bytes)));
+        let prefix = source::read_prefix(&mut raw, PREFIX_LEN)
+            .map_err(|e| OpenError::new(&name, OpenErrorKind::Io, format!("cannot read: {e}")))?;
+        if prefix.is_empty() {
+            return Err(OpenError::new(
+                &name,
+                OpenErrorKind::Empty,
+                "empty file".into(),
+            ));
+        }
+        let compression = match detect::detect(&prefix) {
+            Detected::Gzip => Some("gzip"),
+            Detected::Zstd => Some("zstd"),
+            _ => None,
+        };
+        let (prefix, inner) = match compression {
+            None => (prefix, raw),
+            Some(c) => {
+                let chained = io::Cursor::new(prefix).chain(raw);
+                let mut inner = if c == "gzip" {
+                    decompress::gzip(chained)
+                } else {
+                    decompress::zstd(chained)
+                };
+                let inner_prefix = source::read_prefix(&mut inner, PREFIX_LEN).map_err(|e| {
+                    OpenError::new(
+                        &name,
+                        OpenErrorKind::Corrupt,
+                        format!("cannot decompress ({c}): {e}"),
+                    )
+                })?;
+                if inner_prefix.is_empty() {
+                    return Err(OpenError::new(
+                        &name,
+                        OpenErrorKind::Empty,
+                        format!("empty file (the {c} data decompresses to nothing)"),
+                    ));
+                }
+                (inner_prefix, inner)
+            }
+        };
+        let detected = detect::detect(&prefix);
+        let (parser, base) = match detected {
+            Detected::Pcap(m) => (
+                Parser::Pcap(PcapReader::new(m)),
+                if m.modified { "modified pcap" } else { "pcap" },
+            ),
+            Detected::Pcapng => (Parser::Pcapng(PcapngReader::new()), "pcapng"),
+            other => return Err(not_readable(&name, other, compression, &prefix)),
+        };
+        let format_name = match compression {
+            Some(c) => format!("{base} ({c})"),
+            None => base.to_string(),
+        };
+        Ok(CaptureReader {
+            name,
+            format_name,
+            src: ByteSource::new(&prefix, inner),
+            parser,
+            next_number: 1,
+            raw_bytes,
+        })
+    }
+
+    /// The next frame or problem, or `None` at the end of the capture.
+    ///
+    /// A lending iterator: the frame borrows the reader's buffer, so it
+    /// must be dropped before the next call.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Option<Item<'_>> {
+        let step = match &mut self.parser {
+            Parser::Pcap(p) => p.step(&mut self.src, &mut self.next_number),
+            Parser::Pcapng(p) => p.step(&mut self.src, &mut self.next_number),
+        };
+        match step {
+            Step::Packet {
+                number,
+                time,
+                link_type,
+                data,
+                orig_len,
+            } => Some(Item::Frame(Frame {
+                number,
+                time,
+                link_type,
+                data: self.src.slice(data),
+                orig_len,
+            })),
+            Step::Problem(p) => Some(Item::Problem(p)),
+            Step::End => None,
+        }
+    }
+
+    /// The file's name as given (for messages).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The detected format, e.g. "pcap", "pcapng", "pcap (gzip)",
+    /// "pcapng (zstd)", "modified pcap".
+    pub fn format_name(&self) -> &str {
+        &self.format_name
+    }
+
+    /// Bytes read so far from the input (compressed bytes for a compressed
+    /// file), for progress against the file's size.
+    pub fn bytes_read(&self) -> u64 {
+        self.raw_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Stream offset (in decompressed bytes) of the next unread byte.
+    pub fn offset(&self) -> u64 {
+        self.src.offset()
+    }
+
+    /// Current size of the reader's buffer; never above
+    /// [`MAX_BUFFER_BYTES`] whatever the file's length fields claim.
+    pub fn buffer_capacity(&self) -> usize {
+        self.src.capacity()
+    }
+}
+
+/// The open error for a stream that is not (or does not contain) a format
+/// sipflow reads.
+fn not_readable(
+    name: &str,
+    detected: Detected,
+    compression: Option<&str>,
+    prefix: &[u8],
+) -> OpenError {
+    let inside = match compression {
+        Some(c) => format!(" inside {c} compression"),
+        None => String::new(),
+    };
+    match detected {
+        Detected::Other(what, OtherHint::Convert) => OpenError::new(
+            name,
+            OpenErrorKind::OtherFormat(what),
+            format!(
+                "this is a {what}{inside}, which sipflow does not read; convert it to pcapng \
+                 with Wireshark's `editcap -F pcapng IN OUT` and give sipflow the result"
+            ),
+        ),
+        Detected::Other(what, OtherHint::Unpack(tool)) => OpenError::new(
+            name,
+            OpenErrorKind::OtherFormat(what),
+            format!(
+                "this is a {what}{inside}, which sipflow does not read; unpack it first \
+                 (`{tool}`), or convert it with `editcap -F pcapng IN OUT`"
+            ),
+        ),
+        Detected::Gzip | Detected::Zstd => OpenError::new(
+            name,
+            OpenErrorKind::OtherFormat("compressed twice"),
+            format!(
+                "the data{inside} is compressed again; decompress it once and give sipflow \
+                 the result"
+            ),
+        ),
+        _ => OpenError::new(
+            name,
+            OpenErrorKind::NotACapture,
+            format!(
+                "not a capture file{inside} (first bytes: {}); sipflow reads pcap and pcapng \
+                 captures, plain or compressed with gzip or zstd",
+                detect::hex(prefix)
+            ),
+        ),
+    }
 }

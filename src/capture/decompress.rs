@@ -1,0 +1,110 @@
+//! Streaming decompression of gzip- and zstd-compressed captures.
+//!
+//! Both are read as streams (nothing is decompressed into memory ahead of
+//! the parser) and both accept several concatenated members/frames, as
+//! `cat a.gz b.gz` or `zstd` with multiple frames produce and as Wireshark
+//! reads them.
+
+use std::error::Error as _;
+use std::io::{self, BufRead, BufReader, Read};
+
+use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
+use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
+
+/// A gzip stream of one or more members.
+pub(crate) fn gzip<R: Read + Send + 'static>(r: R) -> Box<dyn Read + Send> {
+    Box::new(flate2::read::MultiGzDecoder::new(r))
+}
+
+/// A zstd stream of one or more frames (skippable frames are skipped).
+pub(crate) fn zstd<R: Read + Send + 'static>(r: R) -> Box<dyn Read + Send> {
+    Box::new(ZstdReader {
+        source: BufReader::with_capacity(128 * 1024, r),
+        decoder: FrameDecoder::new(),
+        in_frame: false,
+    })
+}
+
+/// How much decoded output to produce per decoding step: bounds the
+/// decoder's buffer beyond its window.
+const ZSTD_STEP_BYTES: usize = 256 * 1024;
+
+/// `ruzstd`'s [`FrameDecoder`] decodes one frame; this chains frames.
+///
+/// Memory: the decoder keeps one window (the compressor's choice, at most
+/// `ruzstd`'s default limit of 128 MiB; `zstd -19` uses 8 MiB) plus one
+/// decoding step.
+struct ZstdReader<R> {
+    source: BufReader<R>,
+    decoder: FrameDecoder,
+    in_frame: bool,
+}
+
+impl<R: Read> Read for ZstdReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if self.in_frame {
+                if self.decoder.can_collect() > 0 {
+                    let n = self.decoder.read(buf)?;
+                    if n > 0 {
+                        return Ok(n);
+                    }
+                }
+                if self.decoder.is_finished() {
+                    if self.decoder.can_collect() == 0 {
+                        self.in_frame = false;
+                    }
+                    continue;
+                }
+                self.decoder
+                    .decode_blocks(
+                        &mut self.source,
+                        BlockDecodingStrategy::UptoBytes(ZSTD_STEP_BYTES),
+                    )
+                    .map_err(zstd_error)?;
+            } else {
+                if self.source.fill_buf()?.is_empty() {
+                    return Ok(0);
+                }
+                match self.decoder.reset(&mut self.source) {
+                    Ok(()) => self.in_frame = true,
+                    Err(FrameDecoderError::ReadFrameHeaderError(
+                        ReadFrameHeaderError::SkipFrame { length, .. },
+                    )) => {
+                        let want = u64::from(length);
+                        let skipped =
+                            io::copy(&mut (&mut self.source).take(want), &mut io::sink())?;
+                        if skipped < want {
+                            return Err(io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                "zstd stream ends inside a skippable frame",
+                            ));
+                        }
+                    }
+                    Err(e) => return Err(zstd_error(e)),
+                }
+            }
+        }
+    }
+}
+
+/// A zstd decoding error as an `io::Error`: `UnexpectedEof` when the
+/// stream was cut short (so it is reported as truncation), `InvalidData`
+/// otherwise.
+fn zstd_error(e: FrameDecoderError) -> io::Error {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = e.source();
+    let mut kind = io::ErrorKind::InvalidData;
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<io::Error>()
+            && io.kind() == io::ErrorKind::UnexpectedEof
+        {
+            kind = io::ErrorKind::UnexpectedEof;
+            break;
+        }
+        cause = c.source();
+    }
+    io::Error::new(kind, format!("zstd: {e}"))
+}

@@ -1,0 +1,235 @@
+//! The byte stream under a capture reader: one reusable buffer over any
+//! [`Read`], with the stream offset of every byte known.
+//!
+//! Records are parsed in place: [`ByteSource::ensure`] makes sure the next
+//! `n` bytes sit contiguously in the buffer (reading, compacting or growing
+//! as needed) and the packet a [`Frame`](super::Frame) hands out is a slice
+//! of that buffer, so a packet is never copied. The buffer starts at
+//! [`INITIAL_BUFFER_BYTES`] and grows only when one record needs more, never
+//! past [`MAX_BUFFER_BYTES`]; callers validate a length field before they
+//! ask for it, so a length field cannot make it allocate more.
+
+use std::io::{self, Read};
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Size of the read buffer a reader starts with: large enough that reads
+/// from the file are few and big, small enough to be irrelevant next to
+/// what the later stages keep.
+pub const INITIAL_BUFFER_BYTES: usize = 1 << 20;
+
+/// The most the read buffer can ever grow to: the largest pcapng block
+/// sipflow accepts (16 MiB) plus room for one record header. A length field
+/// that asks for more is reported as corrupt instead of being allocated.
+pub const MAX_BUFFER_BYTES: usize = super::pcapng::MAX_BLOCK_BYTES + 64 * 1024;
+
+/// Below this much free tail space the buffer is compacted before reading,
+/// so reads from the input stay large.
+const MIN_READ_BYTES: usize = 64 * 1024;
+
+/// A buffered, offset-tracking view of the (decompressed) capture bytes.
+pub(crate) struct ByteSource {
+    reader: Box<dyn Read + Send>,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Stream offset of `buf[start]`.
+    offset: u64,
+    eof: bool,
+    error: Option<io::Error>,
+}
+
+impl ByteSource {
+    /// A source whose first bytes (`prefix`, already read for format
+    /// detection) are followed by whatever `reader` yields.
+    pub(crate) fn new(prefix: &[u8], reader: Box<dyn Read + Send>) -> Self {
+        let mut buf = vec![0u8; INITIAL_BUFFER_BYTES.max(prefix.len())];
+        buf[..prefix.len()].copy_from_slice(prefix);
+        ByteSource {
+            reader,
+            buf,
+            start: 0,
+            end: prefix.len(),
+            offset: 0,
+            eof: false,
+            error: None,
+        }
+    }
+
+    /// Makes at least `n` bytes available at the front of
+    /// [`ByteSource::peek`]. Returns false when the stream ended (or failed,
+    /// see [`ByteSource::take_error`]) first; whatever was there is still
+    /// available. Never grows the buffer past [`MAX_BUFFER_BYTES`].
+    pub(crate) fn ensure(&mut self, n: usize) -> bool {
+        if n > MAX_BUFFER_BYTES {
+            return false;
+        }
+        while self.end - self.start < n {
+            if self.eof || self.error.is_some() {
+                return false;
+            }
+            let tail_small = self.buf.len() - self.end < MIN_READ_BYTES && self.start > 0;
+            if self.start + n > self.buf.len() || tail_small {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+                if n > self.buf.len() {
+                    // Grow to what this record needs, rounded up to 64 KiB.
+                    let want = n.div_ceil(1 << 16) << 16;
+                    self.buf.resize(want.min(MAX_BUFFER_BYTES), 0);
+                }
+            }
+            match self.reader.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(k) => self.end += k.min(self.buf.len() - self.end),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => self.error = Some(e),
+            }
+        }
+        true
+    }
+
+    /// The bytes available now (at least what the last successful
+    /// [`ByteSource::ensure`] asked for).
+    pub(crate) fn peek(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// How many bytes are available now.
+    pub(crate) fn available(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Drops the first `n` available bytes (fewer if fewer are there).
+    pub(crate) fn consume(&mut self, n: usize) {
+        let n = n.min(self.end - self.start);
+        self.start += n;
+        self.offset += n as u64;
+    }
+
+    /// Consumes a record of `total` available bytes and returns where its
+    /// `data` part (relative to the record start) lies in the buffer; the
+    /// range stays valid until the next [`ByteSource::ensure`].
+    pub(crate) fn consume_record(&mut self, total: usize, data: Range<usize>) -> Range<usize> {
+        let base = self.start;
+        self.consume(total);
+        let end = (base + data.end).min(self.start);
+        (base + data.start).min(end)..end
+    }
+
+    /// The bytes of a range returned by [`ByteSource::consume_record`].
+    pub(crate) fn slice(&self, range: Range<usize>) -> &[u8] {
+        self.buf.get(range).unwrap_or(&[])
+    }
+
+    /// Stream offset of the first available byte.
+    pub(crate) fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The read error that ended the stream, if one did (taken once).
+    pub(crate) fn take_error(&mut self) -> Option<io::Error> {
+        self.error.take()
+    }
+
+    /// True if the stream ended because of a read error not yet taken.
+    pub(crate) fn has_error(&self) -> bool {
+        self.error.is_some()
+    }
+
+    /// Current size of the read buffer (for the memory-bound tests).
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+}
+
+/// A reader that counts the bytes pulled from the underlying input, so
+/// progress can be shown against the file's size even when the bytes are
+/// decompressed on the way.
+pub(crate) struct CountingReader<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> CountingReader<R> {
+    pub(crate) fn new(inner: R, count: Arc<AtomicU64>) -> Self {
+        CountingReader { inner, count }
+    }
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Reads up to `n` bytes (fewer only at the end of the stream).
+pub(crate) fn read_prefix(r: &mut dyn Read, n: usize) -> io::Result<Vec<u8>> {
+    let mut out = vec![0u8; n];
+    let mut got = 0;
+    while got < n {
+        match r.read(&mut out[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    out.truncate(got);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that hands out at most `step` bytes per call, like a pipe.
+    struct Trickle {
+        data: Vec<u8>,
+        pos: usize,
+        step: usize,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.data.len() - self.pos);
+            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn ensure_assembles_records_across_small_reads_and_grows_only_on_demand() {
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let reader = Trickle {
+            data: data[3..].to_vec(),
+            pos: 0,
+            step: 7,
+        };
+        let mut src = ByteSource::new(&data[..3], Box::new(reader));
+        assert!(src.ensure(10));
+        assert_eq!(&src.peek()[..10], &data[..10]);
+        src.consume(5);
+        assert_eq!(src.offset(), 5);
+        // A record larger than the initial buffer makes it grow once.
+        let big = INITIAL_BUFFER_BYTES + 12345;
+        assert!(src.ensure(big));
+        assert_eq!(&src.peek()[..big], &data[5..5 + big]);
+        assert!(src.capacity() >= big && src.capacity() < big + (1 << 16));
+        let r = src.consume_record(big, 100..200);
+        assert_eq!(src.slice(r), &data[105..205]);
+        assert_eq!(src.offset(), (5 + big) as u64);
+        // Asking for more than is left fails but keeps what is there.
+        let left = data.len() - 5 - big;
+        assert!(!src.ensure(left + 1));
+        assert_eq!(src.available(), left);
+        assert!(src.take_error().is_none());
+        // Asking for more than the hard cap never allocates it.
+        assert!(!src.ensure(MAX_BUFFER_BYTES + 1));
+        assert!(src.capacity() <= MAX_BUFFER_BYTES);
+    }
+}
