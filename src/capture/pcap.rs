@@ -39,8 +39,21 @@ pub(crate) struct PcapReader {
     state: State,
     record_header_len: usize,
     link_type: LinkType,
+    lengths: Lengths,
     /// Seconds of the last good record, to judge resynchronisation.
     last_secs: Option<i64>,
+}
+
+/// Whether record headers hold (caplen, orig_len) in the standard order.
+/// Old libpcap versions wrote them the other way round; Wireshark's wiretap
+/// swaps them for files of version 2.0-2.2 and, in 2.3, when the captured
+/// length exceeds the original one. sipflow does the same, so its lengths
+/// agree with Wireshark's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lengths {
+    Standard,
+    Swapped,
+    MaybeSwapped,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +78,7 @@ impl PcapReader {
             state: State::FileHeader,
             record_header_len: if magic.modified { 24 } else { 16 },
             link_type: LinkType::ETHERNET,
+            lengths: Lengths::Standard,
             last_secs: None,
         }
     }
@@ -112,6 +126,11 @@ impl PcapReader {
             ));
         }
         self.link_type = LinkType(network & LINKTYPE_MASK);
+        self.lengths = match (major, minor) {
+            (2, 0..=2) => Lengths::Swapped,
+            (2, 3) => Lengths::MaybeSwapped,
+            _ => Lengths::Standard,
+        };
         None
     }
 
@@ -121,11 +140,20 @@ impl PcapReader {
             let b = h.get(i..i + 4)?;
             Some(e.u32([b[0], b[1], b[2], b[3]]))
         };
+        let (mut caplen, mut orig_len) = (word(8)?, word(12)?);
+        let swap = match self.lengths {
+            Lengths::Standard => false,
+            Lengths::Swapped => true,
+            Lengths::MaybeSwapped => caplen > orig_len,
+        };
+        if swap {
+            (caplen, orig_len) = (orig_len, caplen);
+        }
         Some(RecordHeader {
             secs: word(0)?,
             frac: word(4)?,
-            caplen: word(8)?,
-            orig_len: word(12)?,
+            caplen,
+            orig_len,
         })
     }
 
