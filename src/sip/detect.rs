@@ -67,6 +67,15 @@ const METHODS: &[&[u8]] = &[
     b"REFER",
 ];
 
+/// True when `bytes` begins like a SIP start line (`SIP/` or a SIP method
+/// and a space), even if the line is not complete yet.
+pub(crate) fn starts_like_sip(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"SIP/")
+        || METHODS
+            .iter()
+            .any(|m| bytes.starts_with(m) && bytes.get(m.len()) == Some(&b' '))
+}
+
 /// Offset of the first byte after any leading CR and LF bytes.
 #[inline]
 pub(crate) fn skip_line_breaks(bytes: &[u8]) -> usize {
