@@ -107,7 +107,9 @@ fn a_datagram_becomes_a_message_with_its_frame() {
 fn payloads_that_are_not_sip_are_ignored() {
     let mut x = Extractor::default();
     let mut out = Vec::new();
-    let rtp = [0x80u8, 0x00, 0x12, 0x34, 0, 0, 0, 160, 1, 2, 3, 4, 0xff, 0xfe];
+    let rtp = [
+        0x80u8, 0x00, 0x12, 0x34, 0, 0, 0, 160, 1, 2, 3, 4, 0xff, 0xfe,
+    ];
     for (i, p) in [
         &b"GET / HTTP/1.1\r\nHost: 10.0.0.1:5060\r\n\r\n"[..],
         b"hello\0",
@@ -129,11 +131,19 @@ fn a_malformed_start_line_is_a_problem_at_its_frame() {
     let mut x = Extractor::default();
     let mut out = Vec::new();
     x.push(
-        udp(5, 1, b"INVITE  sip:user@example.com  SIP/2.0\r\nCall-ID: x\r\n\r\n"),
+        udp(
+            5,
+            1,
+            b"INVITE  sip:user@example.com  SIP/2.0\r\nCall-ID: x\r\n\r\n",
+        ),
         &mut sink(&mut out),
     );
     x.push(
-        udp(6, 1, b"OPTIONS sip:t.watson@example.org SIP/7.0\r\nl: 0\r\n\r\n"),
+        udp(
+            6,
+            1,
+            b"OPTIONS sip:t.watson@example.org SIP/7.0\r\nl: 0\r\n\r\n",
+        ),
         &mut sink(&mut out),
     );
     let [Seen::Problem(a), Seen::Problem(b)] = out.as_slice() else {
@@ -157,7 +167,11 @@ fn content_length_beyond_the_datagram_keeps_the_message_and_reports() {
         panic!("{out:?}")
     };
     assert_eq!((p.kind, p.frame), (ProblemKind::Truncated, Some(3)));
-    assert!(p.message.contains("9999") && p.message.contains("clerr.1"), "{}", p.message);
+    assert!(
+        p.message.contains("9999") && p.message.contains("clerr.1"),
+        "{}",
+        p.message
+    );
     assert!(matches!(&out[1], Seen::Message { frame: 3, .. }));
 }
 
@@ -263,11 +277,18 @@ fn an_idle_stream_is_evicted_with_a_report_naming_its_last_frame() {
         .collect();
     assert_eq!(problems.len(), 1, "{out:?}");
     assert_eq!(problems[0].frame, Some(1));
-    assert!(problems[0].message.contains("idle"), "{}", problems[0].message);
+    assert!(
+        problems[0].message.contains("idle"),
+        "{}",
+        problems[0].message
+    );
     // An idle stream with nothing buffered goes silently.
     x.push(udp(4, 1000, REFER), &mut sink(&mut out));
     assert_eq!(x.open_streams(), 0);
-    assert_eq!(out.iter().filter(|s| matches!(s, Seen::Problem(_))).count(), 1);
+    assert_eq!(
+        out.iter().filter(|s| matches!(s, Seen::Problem(_))).count(),
+        1
+    );
 }
 
 #[test]
