@@ -11,7 +11,7 @@
 //! bytes before the start line are skipped (RFC 3261 7.5; tshark rejects
 //! such a datagram).
 
-use super::lex::{as_str, is_token};
+use super::lex::is_token;
 
 /// Why a payload that resembles SIP is not a SIP start line; the text is
 /// the reason given in the problem report.
@@ -66,6 +66,15 @@ const METHODS: &[&[u8]] = &[
     b"PUBLISH",
     b"REFER",
 ];
+
+/// True when `bytes` begins like a SIP start line (`SIP/` or a SIP method
+/// and a space), even if the line is not complete yet.
+pub(crate) fn starts_like_sip(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"SIP/")
+        || METHODS
+            .iter()
+            .any(|m| bytes.starts_with(m) && bytes.get(m.len()) == Some(&b' '))
+}
 
 /// Offset of the first byte after any leading CR and LF bytes.
 #[inline]
@@ -135,6 +144,13 @@ fn status_line(line: &[u8], at: usize) -> Result<Start, StartError> {
     if tail.first() != Some(&b' ') {
         return Err(bad);
     }
+    // RFC 3261 25.1 Reason-Phrase: no control characters but HT (tshark
+    // does not take a status line holding NUL as SIP either).
+    if tail.iter().any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f) {
+        return Err(StartError::Malformed(
+            "reason phrase holds control characters",
+        ));
+    }
     let code = code.iter().fold(0u16, |n, &d| n * 10 + u16::from(d - b'0'));
     let reason_start = at + VERSION.len() + 5;
     Ok(Start::Response {
@@ -182,10 +198,10 @@ fn request_line(line: &[u8], at: usize) -> Result<Start, StartError> {
             "request line parts are not separated by single spaces",
         ));
     }
-    if uri.iter().any(|&c| c < 0x21 || c == 0x7f) || as_str(uri).is_none() {
-        return Err(malformed(
-            "Request-URI holds control characters or is not UTF-8",
-        ));
+    // Bytes above 0x7f are tolerated here (tshark shows such a request;
+    // `Message::request_uri_str` then reads as absent).
+    if uri.iter().any(|&c| c < 0x21 || c == 0x7f) {
+        return Err(malformed("Request-URI holds control characters"));
     }
     if memchr::memchr(b':', uri).is_none() {
         return Err(malformed("Request-URI has no scheme"));
@@ -239,6 +255,12 @@ mod tests {
             ),
             (b"INVITE <sip:user@example.com> SIP/2.0\r\n", true),
             (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", false),
+            // From ndpi/fuzz-2006-06-26-2594.pcap, frames 108 and 19.
+            (b"SIP/2.0 401 Unauthori%s\0\r\nCall-ID: 5\r\n", false),
+            (
+                b"REGIStER pip:sip.cyberc\xb7ty.dk SIP/2.0\r\nVia: x\r\n",
+                true,
+            ),
             (b"hello\0", false),
             (&[0u8; 4], false),
             (b"", false),

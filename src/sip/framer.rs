@@ -196,14 +196,15 @@ impl StreamFramer {
 
     /// True when the buffered bytes are part of a message: the stream is
     /// at a message boundary, and either it already carried SIP or the
-    /// bytes begin with a complete SIP start line. Keep-alive line breaks
-    /// and the partial line of a resynchronisation search are not.
+    /// bytes begin like a SIP start line. Keep-alive line breaks and the
+    /// partial line of a resynchronisation search are not.
     fn holds_partial_message(&self) -> bool {
         if self.scan.mode != Mode::Boundary {
             return false;
         }
         let at = detect::skip_line_breaks(&self.buf);
-        at < self.buf.len() && (self.scan.synced || detect::start_line(&self.buf, at).is_ok())
+        let rest = &self.buf[at..];
+        !rest.is_empty() && (self.scan.synced || detect::starts_like_sip(rest))
     }
 
     /// Feeds the next in-order bytes. `gap` says bytes before `data` were
