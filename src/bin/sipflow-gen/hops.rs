@@ -26,7 +26,7 @@ pub fn slow(rng: &mut Rng) -> u64 {
     T1 + rng.range(20_000, 250_000)
 }
 
-/// A fresh out-of-dialog transaction with the fields every request needs;
+/// A fresh out-of-dialog transaction (new Call-ID made at `call_host`) with the fields every request needs;
 /// the caller fills in the rest.
 #[allow(clippy::too_many_arguments)]
 pub fn txn(
@@ -35,11 +35,12 @@ pub fn txn(
     ruri: Uri,
     path: &[u32],
     tcp: bool,
-    call_id: CallId,
+    call_host: u32,
     cseq: u32,
     from: Uri,
     to: Uri,
 ) -> Txn {
+    let call_id = call_id(rng, call_host);
     Txn {
         method,
         ruri,
@@ -210,7 +211,8 @@ pub fn ack(s: &mut Script, rng: &mut Rng, d: &Dialog, invite: usize, ok: MsgId) 
         return ok;
     };
     let a = s.txn(d.ack(&inv, rng.next_u64()));
-    let ids = request_path(s, rng, a, &[ok], rng.range(200, 3_000), ReqOpts::default());
+    let d = rng.range(200, 3_000);
+    let ids = request_path(s, rng, a, &[ok], d, ReqOpts::default());
     ids.last().copied().unwrap_or(ok)
 }
 

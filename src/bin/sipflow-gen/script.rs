@@ -42,6 +42,8 @@ pub struct Msg {
     pub wrong: bool,
     /// Written in the same TCP write as this earlier message.
     pub with: Option<MsgId>,
+    /// A retransmission of an earlier message.
+    pub retrans: bool,
     /// Frame in which it was completed (0 until written).
     pub frame: u64,
 }
@@ -91,6 +93,7 @@ impl Script {
     }
 
     /// Whether message `id` is omitted.
+    #[cfg(test)]
     pub fn omitted(&self, id: MsgId) -> bool {
         self.msgs.get(id).is_some_and(|m| m.omitted)
     }
@@ -117,6 +120,7 @@ impl Script {
             step,
             wrong: false,
             with: None,
+            retrans: false,
             frame: 0,
         });
         self.msgs.len() - 1
@@ -181,7 +185,11 @@ impl Script {
             Some(m) => (m.txn as usize, m.kind),
             None => return of,
         };
-        self.send(&[of], delay, txn, kind)
+        let id = self.send(&[of], delay, txn, kind);
+        if let Some(m) = self.msgs.get_mut(id) {
+            m.retrans = true;
+        }
+        id
     }
 
     /// Mark a step as carrying the wrong content.
@@ -189,11 +197,6 @@ impl Script {
         if let Some(m) = self.msgs.get_mut(id) {
             m.wrong = true;
         }
-    }
-
-    /// Messages that will be sent.
-    pub fn live_messages(&self) -> usize {
-        self.msgs.iter().filter(|m| !m.omitted).count()
     }
 
     /// The send events in time order (ties in causal order); coalesced

@@ -375,11 +375,15 @@ impl Txn {
         }
         self.put_request_extras(out);
         if self.poc && h == 0 {
-            out.s("User-Agent: PoC-client/OMA2.0 sipflow-gen\r\n");
+            if crate::topology::is_server(self.path.at(0)) {
+                out.s("User-Agent: PoC-server/OMA2.0 sipflow-gen\r\n");
+            } else {
+                out.s("User-Agent: PoC-client/OMA2.0 sipflow-gen\r\n");
+            }
         } else if h == 0 && self.method != Method::Ack {
             out.s("User-Agent: sipflow-gen/1.0\r\n");
         }
-        put_body(out, body, &self.body);
+        put_body(out, body, &self.body, self.branch & 1 == 1);
     }
 
     fn put_route(&self, out: &mut Vec<u8>, h: usize) {
@@ -530,13 +534,13 @@ impl Txn {
         } else {
             &Body::None
         };
-        put_body(out, body, b);
+        put_body(out, body, b, false);
     }
 }
 
 /// Render `b` into `scratch`, then append Content-Type, the exact
 /// Content-Length, the blank line and the body to `out`.
-fn put_body(out: &mut Vec<u8>, scratch: &mut Vec<u8>, b: &Body) {
+fn put_body(out: &mut Vec<u8>, scratch: &mut Vec<u8>, b: &Body, sfx_param: bool) {
     scratch.clear();
     let ctype = match *b {
         Body::None => None,
@@ -551,7 +555,13 @@ fn put_body(out: &mut Vec<u8>, scratch: &mut Vec<u8>, b: &Body) {
         }
         Body::Sipfrag(code) => {
             scratch.s("SIP/2.0 ").dec(code.into()).s(" ").s(reason(code)).s("\r\n");
-            Some("message/sipfrag;version=2.0")
+            // Both spellings occur in real traffic (RFC 3515 uses the
+            // parameter); a reader must compare the media type only.
+            if sfx_param {
+                Some("message/sipfrag;version=2.0")
+            } else {
+                Some("message/sipfrag")
+            }
         }
         Body::ConfInfo {
             entity,

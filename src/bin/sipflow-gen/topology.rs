@@ -32,6 +32,11 @@ pub fn client(net: Net, n: u32) -> u32 {
     base(net) | ((1 + n / 250) << 8) | (1 + n % 250)
 }
 
+/// Whether `ip` is a network's core proxy or PoC server (not a client).
+pub fn is_server(ip: u32) -> bool {
+    ip & 0xff00 == 0
+}
+
 fn base(net: Net) -> u32 {
     (10 << 24) | ((u32::from(net) + 1) << 16)
 }

@@ -25,8 +25,6 @@ pub const PROTO_TCP: u8 = 6;
 
 /// TCP flag bits.
 pub mod flags {
-    /// FIN.
-    pub const FIN: u8 = 0x01;
     /// SYN.
     pub const SYN: u8 = 0x02;
     /// PSH.
