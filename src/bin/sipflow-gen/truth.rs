@@ -1,0 +1,213 @@
+//! The truth file: what each PoC instance's report must say, computed from
+//! the frames the generator actually wrote.
+//!
+//! Statuses follow report-json.md: a step never written is `missing`; a
+//! step k is `out-of-order` when some step j < k of the same chain was
+//! written in a later frame; a step written with the wrong content (a 481
+//! where a 200 OK is expected, a sipfrag with a failure status) is `wrong`.
+//! In flow 2, steps 6-11 form one chain per participating server, after
+//! steps 1-5 and before steps 12-18.
+
+use std::io::{self, Write};
+
+use crate::poc::{PocInstance, Rule};
+use crate::script::StepTag;
+
+/// A step's status other than ok.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Never written.
+    Missing,
+    /// Written before a step it must follow.
+    OutOfOrder,
+    /// Written with the wrong content.
+    Wrong,
+}
+
+impl Status {
+    /// The status as report-json.md spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Missing => "missing",
+            Status::OutOfOrder => "out-of-order",
+            Status::Wrong => "wrong",
+        }
+    }
+}
+
+/// The expected report of one instance.
+#[derive(Debug, Clone)]
+pub struct Truth {
+    /// Its rule.
+    pub rule: Rule,
+    /// Frame of step 1.
+    pub trigger_frame: u64,
+    /// Call-ID of step 1.
+    pub call_id: String,
+    /// Every step that is not ok, in step order, with the frame it was
+    /// written in (0 when missing).
+    pub steps: Vec<(StepTag, Status, u64)>,
+    /// Participant URIs (flow 2) by index.
+    pub participants: Vec<String>,
+}
+
+impl Truth {
+    /// Whether the instance passes.
+    pub fn pass(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Write the truth as one JSON line.
+    pub fn write_json(&self, out: &mut dyn Write) -> io::Result<()> {
+        write!(
+            out,
+            "{{\"rule\":\"{}\",\"trigger_frame\":{},\"call_id\":\"{}\",\"verdict\":\"{}\",\"steps\":[",
+            self.rule.id(),
+            self.trigger_frame,
+            self.call_id,
+            if self.pass() { "pass" } else { "fail" }
+        )?;
+        for (i, (tag, status, frame)) in self.steps.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            write!(out, "{{\"step\":{},\"status\":\"{}\"", tag.step, status.name())?;
+            if *frame != 0 {
+                write!(out, ",\"frame\":{frame}")?;
+            }
+            if self.rule.per_participant(tag.step)
+                && let Some(p) = self.participants.get(usize::from(tag.part))
+            {
+                write!(out, ",\"participant\":\"{p}\"")?;
+            }
+            out.write_all(b"}")?;
+        }
+        out.write_all(b"]}\n")
+    }
+}
+
+/// Whether step `j` must come before step `k` in `rule`'s chain.
+fn precedes(rule: Rule, j: StepTag, k: StepTag) -> bool {
+    if j.step >= k.step {
+        return false;
+    }
+    if rule.per_participant(j.step) && rule.per_participant(k.step) {
+        return j.part == k.part;
+    }
+    true
+}
+
+/// Compute the truth of a played instance.
+pub fn of(inst: &PocInstance) -> Truth {
+    let rule = inst.rule;
+    let parts = inst.participants.len().max(1);
+    // Every step of the rule, once (per participant where it repeats).
+    let mut tags: Vec<StepTag> = Vec::new();
+    for step in 1..=rule.steps() {
+        if rule.per_participant(step) {
+            tags.extend((0..parts).map(|p| StepTag { step, part: p as u8 }));
+        } else {
+            tags.push(StepTag { step, part: 0 });
+        }
+    }
+    // Frame and content of each, from its first transmission.
+    let seen: Vec<(StepTag, u64, bool)> = tags
+        .iter()
+        .map(|&tag| {
+            inst.script
+                .msgs
+                .iter()
+                .find(|m| m.step == Some(tag) && !m.omitted && m.frame != 0)
+                .map_or((tag, 0, false), |m| (tag, m.frame, m.wrong))
+        })
+        .collect();
+    let mut steps = Vec::new();
+    for &(tag, frame, wrong) in &seen {
+        let status = if frame == 0 {
+            Some(Status::Missing)
+        } else if seen
+            .iter()
+            .any(|&(j, fj, _)| fj > frame && precedes(rule, j, tag))
+        {
+            Some(Status::OutOfOrder)
+        } else if wrong {
+            Some(Status::Wrong)
+        } else {
+            None
+        };
+        if let Some(st) = status {
+            steps.push((tag, st, frame));
+        }
+    }
+    Truth {
+        rule,
+        trigger_frame: inst.script.msgs.get(inst.trigger).map_or(0, |m| m.frame),
+        call_id: inst.call_id.to_text(),
+        steps,
+        participants: inst.participants.iter().map(|u| u.to_text()).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::poc::{PocInstance, Rule};
+    use crate::script::Script;
+    use crate::sip::{CallId, Kind};
+    use crate::uri::Uri;
+
+    fn played(rule: Rule, frames: &[(u8, u8, u64)], parts: usize) -> PocInstance {
+        let mut s = Script::new(0, None);
+        for &(step, part, frame) in frames {
+            let id = s.step(&[], 1, 0, Kind::Req { hop: 0 }, Some(StepTag { step, part }));
+            s.msgs[id].frame = frame;
+        }
+        PocInstance {
+            rule,
+            script: s,
+            trigger: 0,
+            call_id: CallId { id: 1, host: 2 },
+            participants: (0..parts).map(|i| Uri::Domain { net: i as u8 }).collect(),
+        }
+    }
+
+    #[test]
+    fn in_order_flow_passes() {
+        let t = of(&played(Rule::ParticipantNotify, &[(1, 0, 5), (2, 0, 6), (3, 0, 9), (4, 0, 12)], 0));
+        assert!(t.pass());
+        assert_eq!(t.trigger_frame, 5);
+    }
+
+    #[test]
+    fn early_step_is_out_of_order_and_unseen_step_missing() {
+        // Step 4 written at frame 7, before step 3 at frame 9.
+        let t = of(&played(Rule::ParticipantNotify, &[(1, 0, 5), (2, 0, 6), (3, 0, 9), (4, 0, 7)], 0));
+        assert_eq!(t.steps, vec![(StepTag { step: 4, part: 0 }, Status::OutOfOrder, 7)]);
+        let t = of(&played(Rule::ParticipantNotify, &[(1, 0, 5), (2, 0, 6)], 0));
+        assert_eq!(t.steps.len(), 2);
+        assert!(t.steps.iter().all(|s| s.1 == Status::Missing));
+    }
+
+    #[test]
+    fn participants_chains_are_independent() {
+        // Participant 1's BYE chain runs entirely before participant 0's:
+        // not out of order. Step 12 before participant 0's step 11 is.
+        let mut f = vec![(1, 0, 1), (2, 0, 2), (3, 0, 3), (4, 0, 4), (5, 0, 5)];
+        for (i, step) in (6..=11).enumerate() {
+            f.push((step, 1, 10 + i as u64));
+            f.push((step, 0, 20 + i as u64));
+        }
+        f.push((12, 0, 24));
+        for step in 13..=18 {
+            f.push((step, 0, 30 + u64::from(step)));
+        }
+        let t = of(&played(Rule::ReleaseSession, &f, 2));
+        let bad: Vec<_> = t.steps.iter().map(|s| (s.0.step, s.1)).collect();
+        assert_eq!(bad, vec![(12, Status::OutOfOrder)]);
+        let mut out = Vec::new();
+        t.write_json(&mut out).unwrap();
+        let line = String::from_utf8(out).unwrap();
+        assert!(line.contains("\"verdict\":\"fail\""), "{line}");
+        assert!(line.contains("{\"step\":12,\"status\":\"out-of-order\",\"frame\":24}"), "{line}");
+    }
+}
