@@ -411,13 +411,25 @@ impl Decoder {
             0 => p.claimed, // IPv6 jumbogram
             n => n,
         };
-        if len < 8 || len > p.claimed {
+        if len < 8 {
             let message = format!(
                 "malformed UDP header (length {len}, IP payload {} bytes); datagram skipped",
                 p.claimed
             );
             return self.problem(at, ProblemKind::Corrupt, message, sink);
         }
+        let len = if len > p.claimed {
+            // The UDP length claims more than the IP packet holds: use what
+            // the packet holds (as Wireshark does), and say so.
+            let message = format!(
+                "UDP length {len} exceeds the IP payload ({} bytes); the bytes present are used",
+                p.claimed
+            );
+            self.problem(at, ProblemKind::Corrupt, message, sink);
+            p.claimed
+        } else {
+            len
+        };
         let Some(data) = p.data.get(8..len) else {
             let message = format!(
                 "UDP datagram {}:{sport} -> {}:{dport} cut short by the capture \

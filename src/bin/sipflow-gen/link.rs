@@ -11,7 +11,7 @@ use std::io::{self, Write};
 
 use crate::pcap::PcapWriter;
 use crate::rng::Rng;
-use crate::wire::{self, flags, Ipv4, Tcp};
+use crate::wire::{self, Ipv4, Tcp, flags};
 
 /// The SIP port every node listens on.
 pub const SIP_PORT: u16 = 5060;
@@ -215,7 +215,16 @@ impl<W: Write> Link<W> {
         wire::ethernet(&mut hdr, src, dst);
         wire::ipv4(
             &mut hdr[wire::ETH_LEN..],
-            &ip_fields(hlen + payload.len(), id, true, false, 0, wire::PROTO_TCP, src, dst),
+            &ip_fields(
+                hlen + payload.len(),
+                id,
+                true,
+                false,
+                0,
+                wire::PROTO_TCP,
+                src,
+                dst,
+            ),
         );
         let frame = self.pcap.frame(ts, &[&hdr[..tcp_at + hlen], payload])?;
         Ok(frame)

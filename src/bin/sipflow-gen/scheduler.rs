@@ -87,7 +87,11 @@ struct Active {
 }
 
 /// Generate a capture into `out` (and the truth into `truth_out`).
-pub fn run<W: Write>(cfg: &Config, out: W, mut truth_out: Option<&mut dyn Write>) -> io::Result<(Summary, W)> {
+pub fn run<W: Write>(
+    cfg: &Config,
+    out: W,
+    mut truth_out: Option<&mut dyn Write>,
+) -> io::Result<(Summary, W)> {
     let mut rng = Rng::new(cfg.seed);
     let mut link = Link::new(PcapWriter::new(out)?, rng.fork(), 0.25);
     let mut sum = Summary::default();
@@ -117,7 +121,11 @@ pub fn run<W: Write>(cfg: &Config, out: W, mut truth_out: Option<&mut dyn Write>
                 if matches!(a.what, What::Poc { .. }) {
                     poc_started += 1;
                 }
-                pending_msgs += a.events.iter().map(|e| 1 + u64::from(e.b.is_some())).sum::<u64>();
+                pending_msgs += a
+                    .events
+                    .iter()
+                    .map(|e| 1 + u64::from(e.b.is_some()))
+                    .sum::<u64>();
                 if let Some(first) = a.events.first() {
                     let slot = free.pop().unwrap_or_else(|| {
                         slots.push(None);
@@ -161,7 +169,10 @@ pub fn run<W: Write>(cfg: &Config, out: W, mut truth_out: Option<&mut dyn Write>
         // connection; otherwise each goes alone.
         let same_write = ids.len() == 2 && {
             let (m0, m1) = (&act.script.msgs[ids[0]], &act.script.msgs[ids[1]]);
-            let (t0, t1) = (&act.script.txns[m0.txn as usize], &act.script.txns[m1.txn as usize]);
+            let (t0, t1) = (
+                &act.script.txns[m0.txn as usize],
+                &act.script.txns[m1.txn as usize],
+            );
             t0.tcp && t1.tcp && t0.endpoints(m0.kind) == t1.endpoints(m1.kind)
         };
         let groups: &[&[usize]] = if same_write || ids.len() == 1 {
