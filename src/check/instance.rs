@@ -98,7 +98,12 @@ impl Instance {
         entry: StepIdx,
         depth: usize,
     ) -> Option<Instance> {
-        let vias = msg.sip.vias().count();
+        // Cheap refusals first: the kind of message of the entry step.
+        match &rule.steps[entry].message {
+            MessagePattern::Request { method } if msg.sip.method() == Some(method.as_str()) => {}
+            _ => return None,
+        }
+        let vias = if depth == 0 { 1 } else { msg.sip.vias().count() };
         if vias < depth + 1 {
             // A request forwarded `depth` times carries at least depth+1 Vias.
             return None;
@@ -119,7 +124,7 @@ impl Instance {
             keys: Vec::new(),
             in_scan: false,
             evidence: 0,
-            via_excess: vias - (depth + 1),
+            via_excess: if depth == 0 { msg.sip.vias().count().saturating_sub(1) } else { vias - (depth + 1) },
         };
         if entry > 0 {
             // The message stands for step 1 too: its captures and ties.
@@ -190,6 +195,25 @@ impl Instance {
                 .collect(),
             _ => self.seen[idx].iter().map(|s| s.call_id.as_str()).collect(),
         }
+    }
+
+    /// The Call-IDs a message must carry to be step `idx`: those of the
+    /// nearest seen step along its chain of relations (the step it names,
+    /// or the one that step names, ...). Empty when no step of the chain is
+    /// seen yet: the step cannot match then.
+    pub(super) fn anchor_call_ids<'s>(&'s self, rule: &Rule, idx: StepIdx) -> Vec<&'s str> {
+        let mut cur = idx;
+        for _ in 0..rule.steps.len() {
+            let Some(rel) = rule.steps[cur].relation else {
+                return Vec::new();
+            };
+            let ids = self.seen_call_ids(rule, rel.target());
+            if !ids.is_empty() {
+                return ids;
+            }
+            cur = rel.target();
+        }
+        Vec::new()
     }
 
     /// Could step `idx` still be seen?

@@ -21,9 +21,10 @@ mod eval;
 mod instance;
 
 use std::cmp::Reverse;
-use std::collections::hash_map::DefaultHasher;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::hash::{Hash, Hasher};
+
+use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
 
 use crate::capture::Timestamp;
@@ -133,7 +134,7 @@ enum Key {
 }
 
 fn hash_str(s: &str) -> u64 {
-    let mut h = DefaultHasher::new();
+    let mut h = rustc_hash::FxHasher::default();
     s.hash(&mut h);
     h.finish()
 }
@@ -169,12 +170,12 @@ impl<'r> Checker<'r> {
     pub fn new(rules: &'r [Rule]) -> Self {
         Checker {
             rules,
-            instances: HashMap::new(),
+            instances: HashMap::default(),
             next_id: 0,
-            index: HashMap::new(),
+            index: HashMap::default(),
             scan: Vec::new(),
             timers: BinaryHeap::new(),
-            groups: HashMap::new(),
+            groups: HashMap::default(),
             preset: rules.iter().map(|r| vec![None; r.roles.len()]).collect(),
             entries: rules.iter().map(entry_steps).collect(),
             peak_open: 0,
@@ -380,21 +381,21 @@ fn wanted_keys(inst: &Instance, rule: &Rule) -> Vec<Option<Key>> {
         if !inst.pending(rule, idx) {
             continue;
         }
-        let mut found = false;
-        if let Some(rel) = step.relation {
-            for call_id in inst.seen_call_ids(rule, rel.target()) {
+        if step.relation.is_some() {
+            // A related step is found by the Call-ID of the nearest seen
+            // step behind it; until there is one, it cannot match at all.
+            for call_id in inst.anchor_call_ids(rule, idx) {
                 keys.push(Some(Key::CallId(hash_str(call_id))));
-                found = true;
             }
+            continue;
         }
+        let mut found = false;
         for cond in &step.matches {
             match &cond.kind {
                 CondKind::Compare {
                     path,
                     op: Op::Eq(Operand::Var(v)),
-                } if path.base == crate::rules::ast::Base::RequestUri
-                    && path.accessors.is_empty() =>
-                {
+                } if path.base == crate::rules::ast::Base::RequestUri && path.accessors.is_empty() => {
                     if let Some(Some(value)) = inst.vars.get(*v) {
                         keys.push(Some(Key::Uri(hash_str(&uri::canonical(value)))));
                         found = true;
@@ -404,6 +405,7 @@ fn wanted_keys(inst: &Instance, rule: &Rule) -> Vec<Option<Key>> {
                     for it in &inst.iterations {
                         if let Some(c) = &it.call_id {
                             keys.push(Some(Key::CallId(hash_str(c))));
+                            found = true;
                         }
                     }
                 }
