@@ -304,10 +304,15 @@ impl CaptureReader {
                     decompress::zstd(chained)
                 };
                 let inner_prefix = source::read_prefix(&mut inner, PREFIX_LEN).map_err(|e| {
+                    let why = if e.kind() == io::ErrorKind::UnexpectedEof {
+                        "the compressed data is cut short before its first bytes could be decoded"
+                    } else {
+                        "the compressed data is corrupt"
+                    };
                     OpenError::new(
                         &name,
                         OpenErrorKind::Corrupt,
-                        format!("cannot decompress ({c}): {e}"),
+                        format!("cannot decompress ({c}): {why} ({e})"),
                     )
                 })?;
                 if inner_prefix.is_empty() {
