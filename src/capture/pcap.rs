@@ -216,7 +216,8 @@ impl PcapReader {
     }
 
     /// Whether `h` could be a real record header following a record at
-    /// `prev_secs` (when known).
+    /// `prev_secs` (when known). Empty records are not accepted, so a run
+    /// of zero bytes is never taken for a stream of records.
     fn plausible(&self, h: &RecordHeader, prev_secs: Option<i64>) -> bool {
         let frac_limit = if self.magic.nanos {
             1_000_000_000
@@ -224,7 +225,8 @@ impl PcapReader {
             1_000_000
         };
         let secs = i64::from(h.secs);
-        h.caplen <= MAX_CAPLEN
+        h.caplen > 0
+            && h.caplen <= MAX_CAPLEN
             && h.caplen <= h.orig_len
             && h.orig_len <= MAX_CAPLEN * 4
             && h.frac < frac_limit
