@@ -6,6 +6,14 @@
 //! captured length, original length) and the captured bytes; the modified
 //! format appends 8 bytes (ifindex, protocol, packet type, pad) to each
 //! record header.
+//!
+//! Like Wireshark, caplen and orig_len are swapped for files of version
+//! 2.0-2.2 (and 2.3 when caplen > orig_len), as some old libpcap wrote
+//! them. Not done: Wireshark's guesses at the Nokia, AIX and SuSE variants
+//! that share the standard or modified magic (they differ only in record
+//! header length); a damaged record is reported instead, which is what a
+//! fuzzed file in the corpus shows (tshark's Nokia guess reads a bogus
+//! second frame there).
 
 use std::ops::Range;
 
