@@ -189,7 +189,7 @@ impl PcapReader {
             }
             self.state = State::Done;
             let what = format!(
-                "the record header of frame {number} ({} of {hl} bytes present)",
+                "the record header at byte offset {offset} ({} of {hl} bytes present)",
                 src.available()
             );
             return Step::Problem(stream_problem(src, Some(number), offset, &what));
@@ -205,7 +205,7 @@ impl PcapReader {
         if !src.ensure(hl + caplen) {
             self.state = State::Done;
             let what = format!(
-                "the packet data of frame {number} ({} of {caplen} bytes present)",
+                "the packet data of the record at byte offset {offset} ({} of {caplen} bytes present)",
                 src.available().saturating_sub(hl)
             );
             return Step::Problem(stream_problem(src, Some(number), offset, &what));
