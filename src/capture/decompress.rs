@@ -25,15 +25,16 @@ pub(crate) fn zstd<R: Read + Send + 'static>(r: R) -> Box<dyn Read + Send> {
     })
 }
 
-/// How much decoded output to produce per decoding step: bounds the
-/// decoder's buffer beyond its window.
-const ZSTD_STEP_BYTES: usize = 256 * 1024;
-
 /// `ruzstd`'s [`FrameDecoder`] decodes one frame; this chains frames.
 ///
-/// Memory: the decoder keeps one window (the compressor's choice, at most
-/// `ruzstd`'s default limit of 128 MiB; `zstd -19` uses 8 MiB) plus one
-/// decoding step.
+/// Decoding goes one block (at most 128 KiB of output) at a time, and the
+/// output is handed on as soon as the decoder releases it. `ruzstd` keeps
+/// the last window of output (the compressor's choice: the whole content
+/// for small files, 8 MiB for `zstd -19`, at most `ruzstd`'s limit of
+/// 128 MiB) until the frame ends, and offers no way to release it early;
+/// so on a zstd stream that is cut short, the frames in that last window
+/// are lost (the cut is still reported). libzstd (the `zstd` crate) would
+/// release them, at the price of a C dependency.
 struct ZstdReader<R> {
     source: BufReader<R>,
     decoder: FrameDecoder,
@@ -60,10 +61,7 @@ impl<R: Read> Read for ZstdReader<R> {
                     continue;
                 }
                 self.decoder
-                    .decode_blocks(
-                        &mut self.source,
-                        BlockDecodingStrategy::UptoBytes(ZSTD_STEP_BYTES),
-                    )
+                    .decode_blocks(&mut self.source, BlockDecodingStrategy::UptoBlocks(1))
                     .map_err(zstd_error)?;
             } else {
                 if self.source.fill_buf()?.is_empty() {

@@ -24,7 +24,7 @@
 //!
 //! # Memory
 //!
-//! One buffer per reader ([`source`]), [`INITIAL_BUFFER_BYTES`] (1 MiB),
+//! One buffer per reader (`source.rs`), [`INITIAL_BUFFER_BYTES`] (1 MiB),
 //! grown only for a record larger than that and never past
 //! [`MAX_BUFFER_BYTES`] (16 MiB + 64 KiB); a frame's bytes are a slice of
 //! it. pcap records may claim at most [`pcap::MAX_CAPLEN`] bytes (256 KiB,
@@ -57,7 +57,16 @@
 //!
 //! # Throughput
 //!
-//! THROUGHPUT
+//! Measured once (release build, this 2-core machine, file in the page
+//! cache, frames drained without further work): a 500 MB classic pcap made
+//! of 540 copies of the records of `sipnab/SIP_CALL_RTP_G711` (2.3 M
+//! frames) reads at about 3,400 MB/s; a 500 MB pcapng of 135 copies of
+//! `sipnab/sipp-branch-scenario.pcapng` (1.2 M frames, 135 sections) at
+//! about 4,000 MB/s; the same pcap through a pipe on standard input at
+//! 1,300 MB/s (the pipe is the limit). Compressed, decompression dominates:
+//! gzip -1 (185 MB) at 200 MB/s of capture bytes (flate2 with miniz_oxide),
+//! zstd -3 (13 MB) at 860 MB/s of capture bytes (`ruzstd`).
+
 use std::fmt;
 
 /// A capture timestamp: seconds and nanoseconds since the Unix epoch.
@@ -66,7 +75,9 @@ use std::fmt;
 /// is exact to the nanosecond whatever the file's resolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp {
+    /// Whole seconds since the epoch (negative before 1970).
     pub secs: i64,
+    /// Nanoseconds within the second, always below 10^9.
     pub nanos: u32,
 }
 
@@ -92,24 +103,41 @@ impl fmt::Display for Timestamp {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LinkType(pub u32);
 
+/// The link types SIP captures come with; the net stage decodes these.
 impl LinkType {
+    /// BSD loopback: a 4-byte address family in host byte order.
     pub const NULL: LinkType = LinkType(0);
+    /// Ethernet II (and 802.3), possibly VLAN-tagged.
     pub const ETHERNET: LinkType = LinkType(1);
+    /// PPP, starting with the protocol field.
     pub const PPP: LinkType = LinkType(9);
+    /// Raw IPv4 or IPv6 (version nibble tells which).
     pub const RAW: LinkType = LinkType(101);
+    /// OpenBSD loopback: a 4-byte address family in network byte order.
     pub const LOOP: LinkType = LinkType(108);
+    /// Linux cooked capture v1 (16-byte header).
     pub const LINUX_SLL: LinkType = LinkType(113);
+    /// Raw IPv4.
     pub const IPV4: LinkType = LinkType(228);
+    /// Raw IPv6.
     pub const IPV6: LinkType = LinkType(229);
+    /// Linux Netlink messages (no IP inside; listed to be named).
+    pub const NETLINK: LinkType = LinkType(253);
+    /// Linux cooked capture v2 (20-byte header).
     pub const LINUX_SLL2: LinkType = LinkType(276);
 }
 
 /// One packet record of a capture, borrowed from the reader's buffer.
 #[derive(Debug, Clone, Copy)]
 pub struct Frame<'a> {
-    /// 1-based, every packet record counted, as Wireshark's `frame.number`.
+    /// 1-based, every packet record counted, as Wireshark's `frame.number`
+    /// (including the pcapng records Wireshark numbers without being
+    /// packets, such as Custom Blocks, which are not delivered).
     pub number: u64,
+    /// When the packet was captured (see the module doc on timestamps).
     pub time: Timestamp,
+    /// How to decode `data`: the file's link type (pcap) or the
+    /// interface's (pcapng).
     pub link_type: LinkType,
     /// The captured bytes (`caplen` of them).
     pub data: &'a [u8],
@@ -142,7 +170,9 @@ pub use source::{INITIAL_BUFFER_BYTES, MAX_BUFFER_BYTES};
 /// reading (problems are data; reading goes on past them when it can).
 #[derive(Debug)]
 pub enum Item<'a> {
+    /// The next packet.
     Frame(Frame<'a>),
+    /// Something in the file that could not be read as it should.
     Problem(Problem),
 }
 
@@ -304,10 +334,15 @@ impl CaptureReader {
                     decompress::zstd(chained)
                 };
                 let inner_prefix = source::read_prefix(&mut inner, PREFIX_LEN).map_err(|e| {
+                    let why = if e.kind() == io::ErrorKind::UnexpectedEof {
+                        "the compressed data is cut short before its first bytes could be decoded"
+                    } else {
+                        "the compressed data is corrupt"
+                    };
                     OpenError::new(
                         &name,
                         OpenErrorKind::Corrupt,
-                        format!("cannot decompress ({c}): {e}"),
+                        format!("cannot decompress ({c}): {why} ({e})"),
                     )
                 })?;
                 if inner_prefix.is_empty() {

@@ -6,6 +6,14 @@
 //! captured length, original length) and the captured bytes; the modified
 //! format appends 8 bytes (ifindex, protocol, packet type, pad) to each
 //! record header.
+//!
+//! Like Wireshark, caplen and orig_len are swapped for files of version
+//! 2.0-2.2 (and 2.3 when caplen > orig_len), as some old libpcap wrote
+//! them. Not done: Wireshark's guesses at the Nokia, AIX and SuSE variants
+//! that share the standard or modified magic (they differ only in record
+//! header length); a damaged record is reported instead, which is what a
+//! fuzzed file in the corpus shows (tshark's Nokia guess reads a bogus
+//! second frame there).
 
 use std::ops::Range;
 
@@ -181,7 +189,7 @@ impl PcapReader {
             }
             self.state = State::Done;
             let what = format!(
-                "the record header of frame {number} ({} of {hl} bytes present)",
+                "the record header at byte offset {offset} ({} of {hl} bytes present)",
                 src.available()
             );
             return Step::Problem(stream_problem(src, Some(number), offset, &what));
@@ -197,7 +205,7 @@ impl PcapReader {
         if !src.ensure(hl + caplen) {
             self.state = State::Done;
             let what = format!(
-                "the packet data of frame {number} ({} of {caplen} bytes present)",
+                "the packet data of the record at byte offset {offset} ({} of {caplen} bytes present)",
                 src.available().saturating_sub(hl)
             );
             return Step::Problem(stream_problem(src, Some(number), offset, &what));
@@ -216,7 +224,8 @@ impl PcapReader {
     }
 
     /// Whether `h` could be a real record header following a record at
-    /// `prev_secs` (when known).
+    /// `prev_secs` (when known). Empty records are not accepted, so a run
+    /// of zero bytes is never taken for a stream of records.
     fn plausible(&self, h: &RecordHeader, prev_secs: Option<i64>) -> bool {
         let frac_limit = if self.magic.nanos {
             1_000_000_000
@@ -224,7 +233,8 @@ impl PcapReader {
             1_000_000
         };
         let secs = i64::from(h.secs);
-        h.caplen <= MAX_CAPLEN
+        h.caplen > 0
+            && h.caplen <= MAX_CAPLEN
             && h.caplen <= h.orig_len
             && h.orig_len <= MAX_CAPLEN * 4
             && h.frac < frac_limit

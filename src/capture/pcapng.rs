@@ -84,7 +84,7 @@ fn block_name(t: u32) -> &'static str {
 fn bad_length(t: u32, len: u32) -> Option<&'static str> {
     if len < 12 {
         Some("is shorter than the 12-byte minimum")
-    } else if len % 4 != 0 {
+    } else if !len.is_multiple_of(4) {
         Some("is not a multiple of 4")
     } else if len as usize > MAX_BLOCK_BYTES {
         Some("is larger than the 16 MiB sipflow accepts")
