@@ -137,7 +137,15 @@ pub fn request_path(
             } else {
                 rng.range(100, 1_500)
             };
-            s.send(&[id], d, t, Kind::Resp { code: 100, from: h as u8 + 1 });
+            s.send(
+                &[id],
+                d,
+                t,
+                Kind::Resp {
+                    code: 100,
+                    from: h as u8 + 1,
+                },
+            );
         }
     }
     ids
@@ -254,7 +262,13 @@ pub fn invite_dialog(
 
 /// The UAS answers INVITE `t` (optionally ringing first); returns the 2xx's
 /// arrival at the UAC.
-pub fn answer(s: &mut Script, rng: &mut Rng, t: usize, after: &[MsgId], ring: Option<u64>) -> MsgId {
+pub fn answer(
+    s: &mut Script,
+    rng: &mut Rng,
+    t: usize,
+    after: &[MsgId],
+    ring: Option<u64>,
+) -> MsgId {
     let mut from = after.to_vec();
     if let Some(r) = ring {
         let d = ua(rng);

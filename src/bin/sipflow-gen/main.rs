@@ -66,7 +66,9 @@ struct Args {
 /// MiB, G, GB, GiB.
 fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let n: f64 = num
         .parse()
@@ -79,7 +81,11 @@ fn parse_size(s: &str) -> Result<u64, String> {
         "mib" => 1024.0 * 1024.0,
         "g" | "gb" => 1e9,
         "gib" => 1024.0 * 1024.0 * 1024.0,
-        u => return Err(format!("unknown size unit '{u}' (use B, KB, KiB, MB, MiB, GB or GiB)")),
+        u => {
+            return Err(format!(
+                "unknown size unit '{u}' (use B, KB, KiB, MB, MiB, GB or GiB)"
+            ));
+        }
     };
     Ok((n * mult) as u64)
 }
@@ -118,19 +124,23 @@ fn main() -> ExitCode {
 
 fn generate(args: &Args, cfg: &Config) -> Result<(), String> {
     let began = Instant::now();
-    let out = File::create(&args.out).map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
+    let out = File::create(&args.out)
+        .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
     let out = BufWriter::with_capacity(1 << 20, out);
     let mut truth = match &args.truth {
-        Some(p) => Some(BufWriter::new(
-            File::create(p).map_err(|e| format!("cannot create {}: {e}", p.display()))?,
-        )),
+        Some(p) => {
+            Some(BufWriter::new(File::create(p).map_err(|e| {
+                format!("cannot create {}: {e}", p.display())
+            })?))
+        }
         None => None,
     };
     let (sum, out) = scheduler::run(cfg, out, truth.as_mut().map(|t| t as &mut dyn Write))
         .map_err(|e| format!("writing {}: {e}", args.out.display()))?;
     drop(out);
     if let Some(mut t) = truth {
-        t.flush().map_err(|e| format!("writing the truth file: {e}"))?;
+        t.flush()
+            .map_err(|e| format!("writing the truth file: {e}"))?;
     }
     let secs = began.elapsed().as_secs_f64();
     let l = &sum.link;

@@ -84,7 +84,10 @@ mod tests {
         let out = w.finish().unwrap();
         assert_eq!(&out[0..4], &[0xd4, 0xc3, 0xb2, 0xa1]);
         assert_eq!(out.len(), 24 + 16 + 5);
-        assert_eq!(u32::from_le_bytes(out[24..28].try_into().unwrap()), 1_700_000_000);
+        assert_eq!(
+            u32::from_le_bytes(out[24..28].try_into().unwrap()),
+            1_700_000_000
+        );
         assert_eq!(u32::from_le_bytes(out[28..32].try_into().unwrap()), 123_456);
         assert_eq!(u32::from_le_bytes(out[32..36].try_into().unwrap()), 5);
         assert_eq!(&out[40..], b"abcde");

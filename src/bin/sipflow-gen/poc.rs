@@ -34,7 +34,11 @@ pub enum Rule {
 
 impl Rule {
     /// All rules, in flow order.
-    pub const ALL: [Rule; 3] = [Rule::ReleaseSelf, Rule::ReleaseSession, Rule::ParticipantNotify];
+    pub const ALL: [Rule; 3] = [
+        Rule::ReleaseSelf,
+        Rule::ReleaseSession,
+        Rule::ParticipantNotify,
+    ];
 
     /// The rule id of report-json.md.
     pub fn id(self) -> &'static str {
@@ -319,7 +323,13 @@ fn client_refer(s: &mut Script, rng: &mut Rng, st: &Setup, ruri: Uri) -> usize {
 /// Steps 1-2 of flows 1 and 2 (sometimes with core-b slow, so client B
 /// retransmits the REFER over UDP) and part-b's 202 Accepted; returns the
 /// two hops and part-b's 202 (first hop).
-fn refer_hops(s: &mut Script, rng: &mut Rng, tr: usize, after: &[MsgId], hold: u64) -> Option<(MsgId, MsgId, MsgId)> {
+fn refer_hops(
+    s: &mut Script,
+    rng: &mut Rng,
+    tr: usize,
+    after: &[MsgId],
+    hold: u64,
+) -> Option<(MsgId, MsgId, MsgId)> {
     let slow = rng.chance(0.05).then_some(0);
     let e = hops::request_path(
         s,
@@ -558,7 +568,15 @@ pub fn release_session(rng: &mut Rng, t0: u64, fault: Option<Fault>) -> Option<P
         let wrong_here = wrong == 1 && wrong_part == p;
         let code = if wrong_here { 481 } else { 200 };
         let d = ua(rng);
-        let r = hops::response_path(&mut s, rng, tb, code, &[*h.last()?], d, part_tag(9, p as u8));
+        let r = hops::response_path(
+            &mut s,
+            rng,
+            tb,
+            code,
+            &[*h.last()?],
+            d,
+            part_tag(9, p as u8),
+        );
         if wrong_here {
             for &m in &r {
                 s.mark_wrong(m);
@@ -731,7 +749,11 @@ pub fn participant_notify(rng: &mut Rng, t0: u64, fault: Option<Fault>) -> Optio
     } else {
         ua(rng)
     };
-    let code = if fault == Some(Fault::Wrong) { 481 } else { 200 };
+    let code = if fault == Some(Fault::Wrong) {
+        481
+    } else {
+        200
+    };
     let e3 = s.step(&[e2], delay, tn, Kind::Resp { code, from: 2 }, tag(3));
     let k4 = Kind::Resp { code, from: 1 };
     let e4 = if fault == Some(Fault::OutOfOrder) {

@@ -10,7 +10,7 @@ use std::collections::BinaryHeap;
 use std::io::{self, Write};
 
 use crate::background;
-use crate::link::{Link, LinkStats};
+use crate::link::{Link, LinkStats, Route};
 use crate::pcap::PcapWriter;
 use crate::poc::{self, Fault, PocInstance, Rule};
 use crate::rng::Rng;
@@ -87,7 +87,11 @@ struct Active {
 }
 
 /// Generate a capture into `out` (and the truth into `truth_out`).
-pub fn run<W: Write>(cfg: &Config, out: W, mut truth_out: Option<&mut dyn Write>) -> io::Result<(Summary, W)> {
+pub fn run<W: Write>(
+    cfg: &Config,
+    out: W,
+    mut truth_out: Option<&mut dyn Write>,
+) -> io::Result<(Summary, W)> {
     let mut rng = Rng::new(cfg.seed);
     let mut link = Link::new(PcapWriter::new(out)?, rng.fork(), 0.25);
     let mut sum = Summary::default();
@@ -117,7 +121,11 @@ pub fn run<W: Write>(cfg: &Config, out: W, mut truth_out: Option<&mut dyn Write>
                 if matches!(a.what, What::Poc { .. }) {
                     poc_started += 1;
                 }
-                pending_msgs += a.events.iter().map(|e| 1 + u64::from(e.b.is_some())).sum::<u64>();
+                pending_msgs += a
+                    .events
+                    .iter()
+                    .map(|e| 1 + u64::from(e.b.is_some()))
+                    .sum::<u64>();
                 if let Some(first) = a.events.first() {
                     let slot = free.pop().unwrap_or_else(|| {
                         slots.push(None);
@@ -132,11 +140,7 @@ pub fn run<W: Write>(cfg: &Config, out: W, mut truth_out: Option<&mut dyn Write>
             }
             generating = match cfg.target {
                 Target::Bytes(b) => {
-                    let avg = if sum.sip_messages > 0 {
-                        link.bytes() / sum.sip_messages
-                    } else {
-                        800
-                    };
+                    let avg = link.bytes().checked_div(sum.sip_messages).unwrap_or(800);
                     link.bytes() + pending_msgs * avg < b
                 }
                 Target::PocInstances(n) => poc_started < n,
@@ -161,7 +165,10 @@ pub fn run<W: Write>(cfg: &Config, out: W, mut truth_out: Option<&mut dyn Write>
         // connection; otherwise each goes alone.
         let same_write = ids.len() == 2 && {
             let (m0, m1) = (&act.script.msgs[ids[0]], &act.script.msgs[ids[1]]);
-            let (t0, t1) = (&act.script.txns[m0.txn as usize], &act.script.txns[m1.txn as usize]);
+            let (t0, t1) = (
+                &act.script.txns[m0.txn as usize],
+                &act.script.txns[m1.txn as usize],
+            );
             t0.tcp && t1.tcp && t0.endpoints(m0.kind) == t1.endpoints(m1.kind)
         };
         let groups: &[&[usize]] = if same_write || ids.len() == 1 {
@@ -172,19 +179,23 @@ pub fn run<W: Write>(cfg: &Config, out: W, mut truth_out: Option<&mut dyn Write>
         for group in groups {
             buf.clear();
             ends.clear();
-            let mut route = (0, 0, false);
+            let mut route = Route::default();
             for &id in group.iter() {
                 let m = &act.script.msgs[id];
                 let tx = &act.script.txns[m.txn as usize];
                 tx.render(m.kind, &mut buf, &mut body);
                 ends.push(buf.len());
                 let (src, dst) = tx.endpoints(m.kind);
-                route = (src, dst, tx.tcp);
+                route = Route {
+                    src,
+                    dst,
+                    tcp: tx.tcp,
+                };
                 if m.retrans {
                     sum.retransmissions += 1;
                 }
             }
-            link.send(t, route.0, route.1, route.2, &buf, &ends, &mut done)?;
+            link.send(t, route, &buf, &ends, &mut done)?;
             for (i, &id) in group.iter().enumerate() {
                 act.script.msgs[id].frame = done[i];
             }

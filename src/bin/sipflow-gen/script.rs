@@ -110,7 +110,14 @@ impl Script {
         (t, omitted)
     }
 
-    fn push(&mut self, t: u64, omitted: bool, txn: usize, kind: Kind, step: Option<StepTag>) -> MsgId {
+    fn push(
+        &mut self,
+        t: u64,
+        omitted: bool,
+        txn: usize,
+        kind: Kind,
+        step: Option<StepTag>,
+    ) -> MsgId {
         let omitted = omitted || (step.is_some() && step == self.missing);
         self.msgs.push(Msg {
             t,

@@ -201,7 +201,11 @@ pub enum Extra {
     /// SUBSCRIBE to the conference package.
     Subscribe,
     /// REGISTER, with Authorization after a challenge (`Some(nonce)`).
-    Register { nonce: Option<u64>, net: u8, user: u32 },
+    Register {
+        nonce: Option<u64>,
+        net: u8,
+        user: u32,
+    },
     /// OPTIONS keep-alive.
     Options,
 }
@@ -463,7 +467,9 @@ impl Txn {
         out.s("Max-Forwards: 70\r\n");
         self.put_route(out, h);
         self.put_from_to_callid(out, self.resp_tag());
-        out.s("CSeq: ").dec(self.cseq.into()).s(" ACK\r\nContent-Length: 0\r\n\r\n");
+        out.s("CSeq: ")
+            .dec(self.cseq.into())
+            .s(" ACK\r\nContent-Length: 0\r\n\r\n");
     }
 
     fn resp_tag(&self) -> u64 {
@@ -475,7 +481,11 @@ impl Txn {
     }
 
     fn render_response(&self, code: u16, from: usize, out: &mut Vec<u8>, body: &mut Vec<u8>) {
-        out.s("SIP/2.0 ").dec(code.into()).s(" ").s(reason(code)).s("\r\n");
+        out.s("SIP/2.0 ")
+            .dec(code.into())
+            .s(" ")
+            .s(reason(code))
+            .s("\r\n");
         for i in (0..from).rev() {
             self.put_via(out, i);
         }
@@ -487,7 +497,11 @@ impl Txn {
                 out.s("\r\n");
             }
         }
-        let tag = if code == 100 { self.to_tag } else { self.resp_tag() };
+        let tag = if code == 100 {
+            self.to_tag
+        } else {
+            self.resp_tag()
+        };
         self.put_from_to_callid(out, tag);
         out.s("CSeq: ")
             .dec(self.cseq.into())
@@ -554,7 +568,12 @@ fn put_body(out: &mut Vec<u8>, scratch: &mut Vec<u8>, b: &Body, sfx_param: bool)
             Some("application/sdp")
         }
         Body::Sipfrag(code) => {
-            scratch.s("SIP/2.0 ").dec(code.into()).s(" ").s(reason(code)).s("\r\n");
+            scratch
+                .s("SIP/2.0 ")
+                .dec(code.into())
+                .s(" ")
+                .s(reason(code))
+                .s("\r\n");
             // Both spellings occur in real traffic (RFC 3515 uses the
             // parameter); a reader must compare the media type only.
             if sfx_param {
@@ -569,20 +588,32 @@ fn put_body(out: &mut Vec<u8>, scratch: &mut Vec<u8>, b: &Body, sfx_param: bool)
             users,
             n_users,
         } => {
-            put_conference_info(scratch, entity, version, &users[..usize::from(n_users).min(3)]);
+            put_conference_info(
+                scratch,
+                entity,
+                version,
+                &users[..usize::from(n_users).min(3)],
+            );
             Some("application/conference-info+xml")
         }
     };
     if let Some(ct) = ctype {
         out.s("Content-Type: ").s(ct).s("\r\n");
     }
-    out.s("Content-Length: ").dec(scratch.len() as u64).s("\r\n\r\n");
+    out.s("Content-Length: ")
+        .dec(scratch.len() as u64)
+        .s("\r\n\r\n");
     out.extend_from_slice(scratch);
 }
 
 fn put_sdp(b: &mut Vec<u8>, ip: u32, sess: u64, port: u16, kind: SdpKind) {
     let sess = sess & 0x7fff_ffff_ffff;
-    b.s("v=0\r\no=- ").dec(sess).s(" ").dec(sess).s(" IN IP4 ").ip(ip);
+    b.s("v=0\r\no=- ")
+        .dec(sess)
+        .s(" ")
+        .dec(sess)
+        .s(" IN IP4 ")
+        .ip(ip);
     b.s("\r\ns=-\r\nc=IN IP4 ").ip(ip).s("\r\nt=0 0\r\n");
     match kind {
         SdpKind::Call => {
@@ -593,7 +624,9 @@ fn put_sdp(b: &mut Vec<u8>, ip: u32, sess: u64, port: u16, kind: SdpKind) {
         SdpKind::Poc => {
             b.s("m=audio ").dec(port.into()).s(" RTP/AVP 97\r\n");
             b.s("a=rtpmap:97 AMR/8000\r\na=fmtp:97 octet-align=1\r\n");
-            b.s("m=application ").dec(u64::from(port) + 2).s(" udp TBCP\r\n");
+            b.s("m=application ")
+                .dec(u64::from(port) + 2)
+                .s(" udp TBCP\r\n");
             b.s("a=fmtp:TBCP queuing=1;tb_priority=1;timestamp=1\r\n");
         }
         SdpKind::Big => {
@@ -639,7 +672,9 @@ fn put_conference_info(b: &mut Vec<u8>, entity: Uri, version: u32, users: &[Uri]
     b.s("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n");
     b.s("<conference-info xmlns=\"urn:ietf:params:xml:ns:conference-info\" entity=\"");
     entity.put(b);
-    b.s("\" state=\"full\" version=\"").dec(version.into()).s("\">\r\n");
+    b.s("\" state=\"full\" version=\"")
+        .dec(version.into())
+        .s("\">\r\n");
     b.s(" <conference-description>\r\n  <subject>PoC session</subject>\r\n");
     b.s(" </conference-description>\r\n <users>\r\n");
     for u in users {

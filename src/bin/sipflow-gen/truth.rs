@@ -71,7 +71,12 @@ impl Truth {
             if i > 0 {
                 out.write_all(b",")?;
             }
-            write!(out, "{{\"step\":{},\"status\":\"{}\"", tag.step, status.name())?;
+            write!(
+                out,
+                "{{\"step\":{},\"status\":\"{}\"",
+                tag.step,
+                status.name()
+            )?;
             if *frame != 0 {
                 write!(out, ",\"frame\":{frame}")?;
             }
@@ -105,7 +110,10 @@ pub fn of(inst: &PocInstance) -> Truth {
     let mut tags: Vec<StepTag> = Vec::new();
     for step in 1..=rule.steps() {
         if rule.per_participant(step) {
-            tags.extend((0..parts).map(|p| StepTag { step, part: p as u8 }));
+            tags.extend((0..parts).map(|p| StepTag {
+                step,
+                part: p as u8,
+            }));
         } else {
             tags.push(StepTag { step, part: 0 });
         }
@@ -159,7 +167,13 @@ mod tests {
     fn played(rule: Rule, frames: &[(u8, u8, u64)], parts: usize) -> PocInstance {
         let mut s = Script::new(0, None);
         for &(step, part, frame) in frames {
-            let id = s.step(&[], 1, 0, Kind::Req { hop: 0 }, Some(StepTag { step, part }));
+            let id = s.step(
+                &[],
+                1,
+                0,
+                Kind::Req { hop: 0 },
+                Some(StepTag { step, part }),
+            );
             s.msgs[id].frame = frame;
         }
         PocInstance {
@@ -173,7 +187,11 @@ mod tests {
 
     #[test]
     fn in_order_flow_passes() {
-        let t = of(&played(Rule::ParticipantNotify, &[(1, 0, 5), (2, 0, 6), (3, 0, 9), (4, 0, 12)], 0));
+        let t = of(&played(
+            Rule::ParticipantNotify,
+            &[(1, 0, 5), (2, 0, 6), (3, 0, 9), (4, 0, 12)],
+            0,
+        ));
         assert!(t.pass());
         assert_eq!(t.trigger_frame, 5);
     }
@@ -181,8 +199,15 @@ mod tests {
     #[test]
     fn early_step_is_out_of_order_and_unseen_step_missing() {
         // Step 4 written at frame 7, before step 3 at frame 9.
-        let t = of(&played(Rule::ParticipantNotify, &[(1, 0, 5), (2, 0, 6), (3, 0, 9), (4, 0, 7)], 0));
-        assert_eq!(t.steps, vec![(StepTag { step: 4, part: 0 }, Status::OutOfOrder, 7)]);
+        let t = of(&played(
+            Rule::ParticipantNotify,
+            &[(1, 0, 5), (2, 0, 6), (3, 0, 9), (4, 0, 7)],
+            0,
+        ));
+        assert_eq!(
+            t.steps,
+            vec![(StepTag { step: 4, part: 0 }, Status::OutOfOrder, 7)]
+        );
         let t = of(&played(Rule::ParticipantNotify, &[(1, 0, 5), (2, 0, 6)], 0));
         assert_eq!(t.steps.len(), 2);
         assert!(t.steps.iter().all(|s| s.1 == Status::Missing));
@@ -208,6 +233,9 @@ mod tests {
         t.write_json(&mut out).unwrap();
         let line = String::from_utf8(out).unwrap();
         assert!(line.contains("\"verdict\":\"fail\""), "{line}");
-        assert!(line.contains("{\"step\":12,\"status\":\"out-of-order\",\"frame\":24}"), "{line}");
+        assert!(
+            line.contains("{\"step\":12,\"status\":\"out-of-order\",\"frame\":24}"),
+            "{line}"
+        );
     }
 }

@@ -20,7 +20,11 @@ pub enum Uri {
     /// A PoC session's conference URI (`SESSION` of flows.md).
     Session { net: Net, id: u64 },
     /// A contact at a node's address: `sip:{user}@{ip}:5060[;transport=tcp]`.
-    Contact { user: ContactUser, ip: u32, tcp: bool },
+    Contact {
+        user: ContactUser,
+        ip: u32,
+        tcp: bool,
+    },
     /// A node's own address (keep-alive OPTIONS): `sip:{ip}:5060`.
     Host { ip: u32, tcp: bool },
 }
@@ -39,7 +43,11 @@ impl Uri {
     pub fn put(&self, out: &mut Vec<u8>) {
         match *self {
             Uri::Aor { net, user } => {
-                out.s("sip:user").dec(user.into()).s("@net").dec(net.into()).s(".example.com");
+                out.s("sip:user")
+                    .dec(user.into())
+                    .s("@net")
+                    .dec(net.into())
+                    .s(".example.com");
             }
             Uri::Domain { net } => {
                 out.s("sip:net").dec(net.into()).s(".example.com");
@@ -102,7 +110,10 @@ mod tests {
             ip: 0x0a02_0014,
             tcp: true,
         };
-        assert_eq!(u.to_text(), "sip:leg-0000000abc@10.2.0.20:5060;transport=tcp");
+        assert_eq!(
+            u.to_text(),
+            "sip:leg-0000000abc@10.2.0.20:5060;transport=tcp"
+        );
         assert_eq!(
             Uri::Session { net: 3, id: 0x42 }.to_text(),
             "sip:session-000000000042@poc.net3.example.com"

@@ -136,7 +136,10 @@ pub fn udp(h: &mut [u8], src: u32, dst: u32, sport: u16, dport: u16, payload: &[
     h[2..4].copy_from_slice(&dport.to_be_bytes());
     h[4..6].copy_from_slice(&(len as u16).to_be_bytes());
     h[6..8].copy_from_slice(&[0, 0]);
-    let acc = sum_be16(payload, sum_be16(&h[0..UDP_LEN], pseudo_sum(src, dst, PROTO_UDP, len)));
+    let acc = sum_be16(
+        payload,
+        sum_be16(&h[0..UDP_LEN], pseudo_sum(src, dst, PROTO_UDP, len)),
+    );
     let sum = !fold(acc);
     h[6..8].copy_from_slice(&(if sum == 0 { 0xffff } else { sum }).to_be_bytes());
 }
@@ -173,7 +176,10 @@ pub fn tcp(h: &mut [u8], src: u32, dst: u32, f: &Tcp, payload: &[u8]) -> usize {
         h[20..24].copy_from_slice(&[2, 4, (MSS >> 8) as u8, (MSS & 0xff) as u8]);
     }
     let len = hlen + payload.len();
-    let acc = sum_be16(payload, sum_be16(&h[0..hlen], pseudo_sum(src, dst, PROTO_TCP, len)));
+    let acc = sum_be16(
+        payload,
+        sum_be16(&h[0..hlen], pseudo_sum(src, dst, PROTO_TCP, len)),
+    );
     h[16..18].copy_from_slice(&(!fold(acc)).to_be_bytes());
     hlen
 }
@@ -207,7 +213,10 @@ mod tests {
         // RFC 1071 section 3: the words 0001 f203 f4f5 f6f7 sum to ddf2.
         let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
         assert_eq!(fold(sum_be16(&data, 0)), 0xddf2);
-        assert_eq!(fold(sum_be16(&data[..5], 0)), fold(0x0001 + 0xf203 + 0xf400));
+        assert_eq!(
+            fold(sum_be16(&data[..5], 0)),
+            fold(0x0001 + 0xf203 + 0xf400)
+        );
     }
 
     #[test]
@@ -216,7 +225,10 @@ mod tests {
         let mut h = [0u8; UDP_LEN];
         udp(&mut h, 0x0a01_0203, 0x0a04_0506, 5060, 5060, payload);
         let len = UDP_LEN + payload.len();
-        let acc = sum_be16(payload, sum_be16(&h, pseudo_sum(0x0a01_0203, 0x0a04_0506, PROTO_UDP, len)));
+        let acc = sum_be16(
+            payload,
+            sum_be16(&h, pseudo_sum(0x0a01_0203, 0x0a04_0506, PROTO_UDP, len)),
+        );
         assert_eq!(!fold(acc), 0);
     }
 }
