@@ -154,6 +154,31 @@ fn tshark_reads_the_trace_without_malformed_packets_or_errors() {
         .lines()
         .count() as u64;
     assert_eq!(Some(&frames), t.summary.get("frames"));
+    // With checksum validation on (off by default), every IPv4, UDP and
+    // TCP checksum verifies.
+    let check = [
+        "-o",
+        "ip.check_checksum:TRUE",
+        "-o",
+        "udp.check_checksum:TRUE",
+        "-o",
+        "tcp.check_checksum:TRUE",
+    ];
+    let mut args = check.to_vec();
+    args.extend([
+        "-Y",
+        "ip.checksum.status != 1 || udp.checksum.status == 0 || tcp.checksum.status == 0",
+    ]);
+    let bad = tshark(&t.pcap, &args);
+    assert!(bad.is_empty(), "bad checksums:\n{bad}");
+    let mut args = check.to_vec();
+    args.extend(["-Y", "udp.checksum.status == 1 || tcp.checksum.status == 1"]);
+    let good = tshark(&t.pcap, &args).lines().count() as u64;
+    // Every frame but the later IP fragments has a verified checksum.
+    assert!(
+        good + t.summary["fragmented-messages"] * 2 >= frames,
+        "{good} of {frames}"
+    );
 }
 
 #[test]
