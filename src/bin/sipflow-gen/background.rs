@@ -53,7 +53,7 @@ pub fn call(rng: &mut Rng, t0: u64) -> Option<Script> {
     });
     t.record_route = true;
     t.extra = Extra::Invite;
-    let big = rng.chance(0.03);
+    let big = rng.chance(0.05);
     t.body = Body::Sdp {
         ip: ip1,
         sess: rng.next_u64(),

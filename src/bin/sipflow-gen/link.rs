@@ -33,6 +33,17 @@ pub struct LinkStats {
     pub tcp_connections: u64,
 }
 
+/// Where a write goes: from `src` to `dst`, over TCP or UDP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Route {
+    /// Sender's address.
+    pub src: u32,
+    /// Receiver's address.
+    pub dst: u32,
+    /// Over TCP (else UDP).
+    pub tcp: bool,
+}
+
 /// One TCP connection between two nodes; `a` opened it.
 struct Conn {
     a_ip: u32,
@@ -101,18 +112,17 @@ impl<W: Write> Link<W> {
     }
 
     /// Send `data` (one or more SIP messages back to back; `ends[i]` is the
-    /// end offset of message i) from `src` to `dst` at time `at`; the frame
-    /// in which each message is complete is stored in `done[i]`.
+    /// end offset of message i) along `route` at time `at`; the frame in
+    /// which each message is complete is stored in `done[i]`.
     pub fn send(
         &mut self,
         at: u64,
-        src: u32,
-        dst: u32,
-        tcp: bool,
+        route: Route,
         data: &[u8],
         ends: &[usize],
         done: &mut [u64],
     ) -> io::Result<()> {
+        let Route { src, dst, tcp } = route;
         if tcp {
             self.send_tcp(at, src, dst, data, ends, done)
         } else {
@@ -274,7 +284,9 @@ impl<W: Write> Link<W> {
 
         let mut start = 0;
         let mut msg = 0; // index of the first message not yet complete
-        let mut msg_first_seg = vec![0u64; ends.len()];
+        // First segment of each message (messages past the fourth are not
+        // tracked for the split statistics).
+        let mut msg_first_seg = [0u64; 4];
         for &cut in &cuts {
             while start < cut {
                 let end = cut.min(start + wire::MSS);
@@ -300,14 +312,16 @@ impl<W: Write> Link<W> {
                         break;
                     }
                     holders += 1;
-                    if msg_first_seg[m] == 0 {
-                        msg_first_seg[m] = frame;
+                    if let Some(f) = msg_first_seg.get_mut(m)
+                        && *f == 0
+                    {
+                        *f = frame;
                     }
                     if ends[m] <= end {
                         if let Some(d) = done.get_mut(m) {
                             *d = frame;
                         }
-                        if msg_first_seg[m] != frame {
+                        if msg_first_seg.get(m).is_some_and(|&f| f != frame) {
                             self.stats.tcp_split += 1;
                         }
                         msg = m + 1;
@@ -397,5 +411,141 @@ fn ip_fields(
         proto,
         src,
         dst,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Split a pcap into (timestamp µs, frame bytes).
+    fn frames(pcap: &[u8]) -> Vec<(u64, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut off = 24;
+        while off + 16 <= pcap.len() {
+            let r = |i: usize| u32::from_le_bytes(pcap[off + i..off + i + 4].try_into().unwrap());
+            let ts = u64::from(r(0)) * 1_000_000 + u64::from(r(4));
+            let len = r(8) as usize;
+            out.push((ts, pcap[off + 16..off + 16 + len].to_vec()));
+            off += 16 + len;
+        }
+        out
+    }
+
+    fn be32(b: &[u8], at: usize) -> u32 {
+        u32::from_be_bytes(b[at..at + 4].try_into().unwrap())
+    }
+
+    const A: u32 = 0x0a01_0101;
+    const B: u32 = 0x0a01_000a;
+
+    #[test]
+    fn udp_above_the_mtu_is_fragmented_in_order() {
+        let mut link = Link::new(PcapWriter::new(Vec::new()).unwrap(), Rng::new(1), 0.0);
+        let msg = vec![b'x'; 3000];
+        let mut done = [0u64; 1];
+        let route = Route {
+            src: A,
+            dst: B,
+            tcp: false,
+        };
+        link.send(10, route, &msg, &[3000], &mut done).unwrap();
+        let out = link.finish().unwrap();
+        let f = frames(&out);
+        assert_eq!(f.len(), 3);
+        assert_eq!(done[0], 3);
+        let mut payload = 0;
+        for (i, (_, fr)) in f.iter().enumerate() {
+            let ip = &fr[14..];
+            let frag = u16::from_be_bytes([ip[6], ip[7]]);
+            assert_eq!(
+                usize::from(frag & 0x1fff) * 8,
+                payload,
+                "offset of fragment {i}"
+            );
+            assert_eq!(frag & 0x2000 != 0, i < 2, "MF of fragment {i}");
+            assert_eq!(
+                usize::from(u16::from_be_bytes([ip[2], ip[3]])),
+                fr.len() - 14
+            );
+            payload += fr.len() - 34;
+        }
+        assert_eq!(payload, 8 + 3000);
+        assert!(f.windows(2).all(|w| w[0].0 < w[1].0), "timestamps increase");
+    }
+
+    #[test]
+    fn tcp_handshake_sequence_numbers_and_acks() {
+        let mut link = Link::new(PcapWriter::new(Vec::new()).unwrap(), Rng::new(2), 0.0);
+        let mut done = [0u64; 2];
+        let data = b"first message|second";
+        let ab = Route {
+            src: A,
+            dst: B,
+            tcp: true,
+        };
+        link.send(10, ab, data, &[14, data.len()], &mut done)
+            .unwrap();
+        // Both messages in one segment (frame 4), after SYN, SYN-ACK, ACK.
+        assert_eq!(done, [4, 4]);
+        let ba = Route {
+            src: B,
+            dst: A,
+            tcp: true,
+        };
+        link.send(20, ba, b"reply", &[5], &mut done[..1]).unwrap();
+        assert_eq!(done[0], 6);
+        assert_eq!(link.stats.tcp_connections, 1);
+        assert_eq!(link.stats.tcp_shared_segments, 1);
+        let f = frames(&link.finish().unwrap());
+        assert_eq!(f.len(), 7);
+        let tcp = |i: usize| f[i].1[34..].to_vec();
+        let (syn, synack, data_a, ack_b, data_b, ack_a) =
+            (tcp(0), tcp(1), tcp(3), tcp(4), tcp(5), tcp(6));
+        assert_eq!(syn[13], flags::SYN);
+        assert_eq!(synack[13], flags::SYN | flags::ACK);
+        assert_eq!(be32(&synack, 8), be32(&syn, 4).wrapping_add(1));
+        assert_eq!(be32(&data_a, 4), be32(&syn, 4).wrapping_add(1));
+        assert_eq!(be32(&data_a, 8), be32(&synack, 4).wrapping_add(1));
+        assert_eq!(
+            be32(&ack_b, 8),
+            be32(&data_a, 4).wrapping_add(data.len() as u32)
+        );
+        assert_eq!(be32(&data_b, 4), be32(&synack, 4).wrapping_add(1));
+        assert_eq!(be32(&ack_a, 8), be32(&data_b, 4).wrapping_add(5));
+        // Same ports both ways, the server on 5060.
+        assert_eq!(u16::from_be_bytes([syn[2], syn[3]]), SIP_PORT);
+        assert_eq!(data_b[0..2], syn[2..4]);
+    }
+
+    #[test]
+    fn forced_splits_complete_each_message_in_its_last_segment() {
+        let mut link = Link::new(PcapWriter::new(Vec::new()).unwrap(), Rng::new(3), 1.0);
+        let data = vec![b'y'; 4000];
+        let mut done = [0u64; 2];
+        let route = Route {
+            src: A,
+            dst: B,
+            tcp: true,
+        };
+        link.send(10, route, &data, &[1000, 4000], &mut done)
+            .unwrap();
+        let f = frames(&link.finish().unwrap());
+        // Handshake (3), then segments, then the receiver's ACK.
+        let segs: Vec<usize> = f[3..f.len() - 1]
+            .iter()
+            .map(|(_, fr)| fr.len() - 54)
+            .collect();
+        assert_eq!(segs.iter().sum::<usize>(), 4000);
+        assert!(segs.iter().all(|&n| n > 0 && n <= wire::MSS));
+        let mut end = 0;
+        for (i, n) in segs.iter().enumerate() {
+            end += n;
+            let frame = 4 + i as u64;
+            if end >= 1000 && end - n < 1000 {
+                assert_eq!(done[0], frame);
+            }
+        }
+        assert_eq!(done[1], 3 + segs.len() as u64);
     }
 }

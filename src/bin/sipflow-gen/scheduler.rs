@@ -10,7 +10,7 @@ use std::collections::BinaryHeap;
 use std::io::{self, Write};
 
 use crate::background;
-use crate::link::{Link, LinkStats};
+use crate::link::{Link, LinkStats, Route};
 use crate::pcap::PcapWriter;
 use crate::poc::{self, Fault, PocInstance, Rule};
 use crate::rng::Rng;
@@ -140,12 +140,11 @@ pub fn run<W: Write>(
             }
             generating = match cfg.target {
                 Target::Bytes(b) => {
-                    let avg = if sum.sip_messages > 0 {
-                        link.bytes() / sum.sip_messages
-                    } else {
-                        800
-                    };
-                    link.bytes() + pending_msgs * avg < b
+                    let avg = link.bytes().checked_div(sum.sip_messages).unwrap_or(800);
+                    // Messages still to come are mostly the small ones of a flow's end
+                    // (BYE, NOTIFY, 200 OK without body): count them at 70% of the
+                    // average so that the file reaches the size asked for.
+                    link.bytes() + pending_msgs * avg * 7 / 10 < b
                 }
                 Target::PocInstances(n) => poc_started < n,
             };
@@ -183,19 +182,23 @@ pub fn run<W: Write>(
         for group in groups {
             buf.clear();
             ends.clear();
-            let mut route = (0, 0, false);
+            let mut route = Route::default();
             for &id in group.iter() {
                 let m = &act.script.msgs[id];
                 let tx = &act.script.txns[m.txn as usize];
                 tx.render(m.kind, &mut buf, &mut body);
                 ends.push(buf.len());
                 let (src, dst) = tx.endpoints(m.kind);
-                route = (src, dst, tx.tcp);
+                route = Route {
+                    src,
+                    dst,
+                    tcp: tx.tcp,
+                };
                 if m.retrans {
                     sum.retransmissions += 1;
                 }
             }
-            link.send(t, route.0, route.1, route.2, &buf, &ends, &mut done)?;
+            link.send(t, route, &buf, &ends, &mut done)?;
             for (i, &id) in group.iter().enumerate() {
                 act.script.msgs[id].frame = done[i];
             }
