@@ -103,7 +103,11 @@ impl Instance {
             MessagePattern::Request { method } if msg.sip.method() == Some(method.as_str()) => {}
             _ => return None,
         }
-        let vias = if depth == 0 { 1 } else { msg.sip.vias().count() };
+        let vias = if depth == 0 {
+            1
+        } else {
+            msg.sip.vias().count()
+        };
         if vias < depth + 1 {
             // A request forwarded `depth` times carries at least depth+1 Vias.
             return None;
@@ -124,7 +128,11 @@ impl Instance {
             keys: Vec::new(),
             in_scan: false,
             evidence: 0,
-            via_excess: if depth == 0 { msg.sip.vias().count().saturating_sub(1) } else { vias - (depth + 1) },
+            via_excess: if depth == 0 {
+                msg.sip.vias().count().saturating_sub(1)
+            } else {
+                vias - (depth + 1)
+            },
         };
         if entry > 0 {
             // The message stands for step 1 too: its captures and ties.

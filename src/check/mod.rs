@@ -395,7 +395,9 @@ fn wanted_keys(inst: &Instance, rule: &Rule) -> Vec<Option<Key>> {
                 CondKind::Compare {
                     path,
                     op: Op::Eq(Operand::Var(v)),
-                } if path.base == crate::rules::ast::Base::RequestUri && path.accessors.is_empty() => {
+                } if path.base == crate::rules::ast::Base::RequestUri
+                    && path.accessors.is_empty() =>
+                {
                     if let Some(Some(value)) = inst.vars.get(*v) {
                         keys.push(Some(Key::Uri(hash_str(&uri::canonical(value)))));
                         found = true;
