@@ -3,7 +3,10 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+use std::net::SocketAddr;
+
 use super::{MessageLine, Sink, Summary, epoch_seconds};
+use crate::capture::Timestamp;
 use crate::check::InstanceReport;
 use crate::problem::Problem;
 
@@ -32,6 +35,12 @@ impl<W: Write> JsonSink<W> {
 /// Append `s` as a JSON string literal.
 pub fn push_str(out: &mut String, s: &str) {
     out.push('"');
+    // Fast path: nothing to escape (the common case for SIP values).
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -55,31 +64,89 @@ fn push_opt_str(out: &mut String, s: Option<&str>) {
     }
 }
 
+/// Append an unsigned integer in decimal, without going through `fmt`.
+fn push_u64(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // The digits are ASCII.
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+}
+
+/// Seconds since the epoch with nanoseconds, as a JSON number.
+fn push_time(out: &mut String, t: Timestamp) {
+    if t.secs < 0 {
+        out.push_str(&epoch_seconds(t));
+        return;
+    }
+    push_u64(out, t.secs as u64);
+    out.push('.');
+    let frac = t.nanos.min(999_999_999) as u64 + 1_000_000_000;
+    let start = out.len();
+    push_u64(out, frac);
+    // Drop the leading 1 that kept the zeros.
+    out.remove(start);
+}
+
+/// An endpoint: `10.0.0.1:5060` or `[2001:db8::1]:5060`.
+fn push_endpoint(out: &mut String, a: &SocketAddr) {
+    match a {
+        SocketAddr::V4(v4) => {
+            for (i, o) in v4.ip().octets().iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_u64(out, *o as u64);
+            }
+            out.push(':');
+            push_u64(out, v4.port() as u64);
+        }
+        SocketAddr::V6(_) => {
+            let _ = write!(out, "{a}");
+        }
+    }
+}
+
 impl<W: Write> Sink for JsonSink<W> {
     fn message(&mut self, file: &str, m: &MessageLine<'_>) -> io::Result<()> {
         let l = &mut self.line;
         l.push_str("{\"type\":\"message\",\"file\":");
         push_str(l, file);
-        let _ = write!(
-            l,
-            ",\"frame\":{},\"time\":{},\"src\":\"{}\",\"dst\":\"{}\",\"transport\":\"{}\",\"method\":",
-            m.frame,
-            epoch_seconds(m.time),
-            m.src,
-            m.dst,
-            m.transport.as_str()
-        );
+        l.push_str(",\"frame\":");
+        push_u64(l, m.frame);
+        l.push_str(",\"time\":");
+        push_time(l, m.time);
+        l.push_str(",\"src\":\"");
+        push_endpoint(l, &m.src);
+        l.push_str("\",\"dst\":\"");
+        push_endpoint(l, &m.dst);
+        l.push_str("\",\"transport\":\"");
+        l.push_str(m.transport.as_str());
+        l.push_str("\",\"method\":");
         push_opt_str(l, m.method);
         l.push_str(",\"status\":");
         match m.status {
-            Some(s) => {
-                let _ = write!(l, "{s}");
-            }
+            Some(s) => push_u64(l, s as u64),
             None => l.push_str("null"),
         }
         l.push_str(",\"cseq\":");
         match m.cseq {
-            Some((n, method)) => push_str(l, &format!("{n} {method}")),
+            Some((n, method)) => {
+                l.push('"');
+                push_u64(l, n as u64);
+                l.push(' ');
+                // push_str's escaping, without its opening quote.
+                let start = l.len();
+                push_str(l, method);
+                l.remove(start);
+            }
             None => l.push_str("null"),
         }
         l.push_str(",\"call_id\":");
@@ -175,6 +242,30 @@ impl<W: Write> Sink for JsonSink<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_times_and_endpoints() {
+        let mut s = String::new();
+        push_u64(&mut s, 0);
+        s.push(' ');
+        push_u64(&mut s, 18_446_744_073_709_551_615);
+        s.push(' ');
+        push_time(
+            &mut s,
+            Timestamp {
+                secs: 1_700_000_000,
+                nanos: 1_000,
+            },
+        );
+        s.push(' ');
+        push_endpoint(&mut s, &"10.0.0.255:5060".parse().unwrap());
+        s.push(' ');
+        push_endpoint(&mut s, &"[2001:db8::1]:5061".parse().unwrap());
+        assert_eq!(
+            s,
+            "0 18446744073709551615 1700000000.000001000 10.0.0.255:5060 [2001:db8::1]:5061"
+        );
+    }
 
     #[test]
     fn strings_are_escaped() {
