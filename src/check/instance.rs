@@ -12,6 +12,8 @@ use crate::trace::{Msg, Tracker};
 /// later steps refer to, and where it was seen.
 #[derive(Debug, Clone)]
 pub(super) struct Seen {
+    src: IpAddr,
+    dst: IpAddr,
     frame: u64,
     time: Timestamp,
     call_id: String,
@@ -238,9 +240,38 @@ impl Instance {
         }
     }
 
+    /// Is `msg` a retransmission of a message this instance already holds
+    /// (the same message again on the same hop)? It is then not a new step.
+    fn holds_again(&self, msg: &Msg<'_>) -> bool {
+        let same = |s: &Seen| {
+            s.call_id == msg.call_id
+                && s.cseq == msg.cseq
+                && s.cseq_method == msg.cseq_method
+                && s.status == msg.sip.status()
+                && s.branch.as_deref() == msg.top_branch
+                && s.src == msg.src.ip()
+                && s.dst == msg.dst.ip()
+        };
+        self.seen.iter().flatten().any(same)
+            || self
+                .iterations
+                .iter()
+                .any(|it| it.seen.iter().flatten().any(same))
+    }
+
+    /// The Call-ID of the trigger: an instance is always found by it, so
+    /// that a retransmitted trigger meets the instance it started.
+    pub(super) fn trigger_call_id(&self) -> &str {
+        &self.trigger_call_id
+    }
+
     /// Try every pending step in rule order; the first that accepts the
-    /// message takes it.
+    /// message takes it. A retransmission of a step is taken, and changes
+    /// nothing.
     pub(super) fn offer(&mut self, rule: &Rule, msg: &Msg<'_>, trace: &Tracker) -> bool {
+        if self.holds_again(msg) {
+            return true;
+        }
         for idx in 1..rule.steps.len() {
             if let Some(r) = rule.repeat.as_ref().filter(|_| in_block(rule, idx)) {
                 for i in 0..self.iterations.len() {
@@ -437,6 +468,8 @@ impl Instance {
         }
         Some(Accept {
             seen: Seen {
+                src: msg.src.ip(),
+                dst: msg.dst.ip(),
                 frame: msg.frame,
                 time: msg.time,
                 call_id: msg.call_id.to_string(),

@@ -12,6 +12,9 @@
 //! `unobserved` decided and the instance reported. Memory follows the
 //! instances still open.
 //!
+//! A retransmission (the same message again on the same hop) of a message an
+//! instance holds is recognised by that instance and is never a new step.
+//!
 //! Instances started by the same message (flows 1 and 2 both start at a
 //! REFER(BYE)) are alternatives: when all have settled, the one that
 //! explains more of the capture is reported and the others are dropped, so
@@ -203,9 +206,6 @@ impl<'r> Checker<'r> {
         out: &mut dyn FnMut(InstanceReport),
     ) {
         self.expire(msg.time, trace, out);
-        if msg.retransmission {
-            return;
-        }
         let mut candidates: Vec<u64> = Vec::new();
         let mut gather = |index: &HashMap<Key, Vec<u64>>, k: Key| {
             if let Some(ids) = index.get(&k) {
@@ -215,7 +215,7 @@ impl<'r> Checker<'r> {
         gather(&self.index, Key::CallId(hash_str(msg.call_id)));
         gather(&self.index, Key::Src(msg.src.ip()));
         if let Some(ruri) = msg.sip.request_uri_str() {
-            gather(&self.index, Key::Uri(hash_str(&uri::canonical(ruri))));
+            gather(&self.index, Key::Uri(uri::canonical_hash(ruri)));
         }
         candidates.extend_from_slice(&self.scan);
         candidates.sort_unstable();
@@ -376,7 +376,7 @@ fn entry_steps(rule: &Rule) -> Vec<(usize, usize)> {
 /// The index keys under which an instance's pending steps can be found
 /// (`None`: only by scanning).
 fn wanted_keys(inst: &Instance, rule: &Rule) -> Vec<Option<Key>> {
-    let mut keys = Vec::new();
+    let mut keys = vec![Some(Key::CallId(hash_str(inst.trigger_call_id())))];
     for (idx, step) in rule.steps.iter().enumerate() {
         if !inst.pending(rule, idx) {
             continue;
@@ -399,7 +399,7 @@ fn wanted_keys(inst: &Instance, rule: &Rule) -> Vec<Option<Key>> {
                     && path.accessors.is_empty() =>
                 {
                     if let Some(Some(value)) = inst.vars.get(*v) {
-                        keys.push(Some(Key::Uri(hash_str(&uri::canonical(value)))));
+                        keys.push(Some(Key::Uri(uri::canonical_hash(value))));
                         found = true;
                     }
                 }

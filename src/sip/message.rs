@@ -172,7 +172,7 @@ pub fn parse(data: &[u8]) -> Result<Message<'_>, ParseError> {
 
 /// Where the parts of a message are.
 #[derive(Debug, Clone, Copy)]
-struct Layout {
+pub(crate) struct Layout {
     start: Start,
     line_start: u32,
     body: (u32, u32),
@@ -328,6 +328,19 @@ impl<'a> Message<'a> {
             layout,
             headers,
         }
+    }
+
+    /// The parse of this view, detached from it: the bytes it was parsed
+    /// from, where their parts are, and the header index. With a copy of
+    /// the same bytes, [`Message::from_parts`] gives the same view again
+    /// without parsing (the pipeline hands messages between threads so).
+    pub(crate) fn parts(&self) -> (&'a [u8], Layout, &[Entry]) {
+        (self.data, self.layout, &self.headers)
+    }
+
+    /// A view rebuilt from [`Message::parts`] over a copy of the same bytes.
+    pub(crate) fn from_parts(data: &'a [u8], layout: Layout, headers: &'a [Entry]) -> Message<'a> {
+        Message::new(data, layout, Cow::Borrowed(headers))
     }
 
     fn span(&self, (a, b): (usize, usize)) -> &'a [u8] {

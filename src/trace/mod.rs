@@ -3,9 +3,6 @@
 //! The trace keeps, for as long as they are open, the few facts later
 //! stages need about what came before a message:
 //!
-//! - **retransmissions**: the same message again on the same hop (same
-//!   addresses, Call-ID, CSeq, method or status, top Via branch) within 64×T1
-//!   is flagged, so it is never taken for a new step;
 //! - **conference focus dialogs** (RFC 4579): dialogs in which a Contact
 //!   carries `;isfocus`, indexed by the focus URI, with the participant's
 //!   remote target and the nodes that received the focus Contact. They tell
@@ -19,11 +16,10 @@
 //! file's length.
 
 mod focus;
-mod recent;
 pub mod uri;
 
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 
 use crate::capture::Timestamp;
@@ -32,10 +28,6 @@ pub use crate::sip::{HeaderValue, Message, NameAddr, Uri};
 
 pub use focus::FocusDialog;
 use focus::FocusRegistry;
-use recent::RecentSet;
-
-/// How long a message is remembered for retransmission detection: 64×T1.
-pub const RETRANSMISSION_HORIZON_NS: i128 = 32_000_000_000;
 
 /// One SIP message as the later stages see it: where and when, the
 /// correlation fields every flow needs, and the message view itself for
@@ -47,8 +39,6 @@ pub struct Msg<'a> {
     pub src: SocketAddr,
     pub dst: SocketAddr,
     pub transport: Transport,
-    /// The same message was already seen on the same hop.
-    pub retransmission: bool,
     pub call_id: &'a str,
     pub cseq: u32,
     pub cseq_method: &'a str,
@@ -78,7 +68,6 @@ impl<'a> Msg<'a> {
 /// The trace of one capture file.
 #[derive(Debug, Default)]
 pub struct Tracker {
-    recent: RecentSet,
     focus: FocusRegistry,
     links: HashSet<(IpAddr, IpAddr)>,
     peers: HashMap<IpAddr, Vec<IpAddr>>,
@@ -114,7 +103,6 @@ impl Tracker {
             src,
             dst,
             transport,
-            retransmission: false,
             call_id,
             cseq: cseq.number,
             cseq_method: cseq.method,
@@ -123,20 +111,12 @@ impl Tracker {
             to_tag: sip.to().and_then(|t| t.tag()),
             sip,
         };
-        let retransmission = self.recent.seen_before(&msg, self.now);
-        let msg = Msg {
-            retransmission,
-            ..msg
-        };
-        if !retransmission {
-            self.focus.observe(&msg);
-        }
+        self.focus.observe(&msg);
         Some(msg)
     }
 
     /// Drop what is older than its horizon. Cheap; call it as time moves.
     pub fn expire(&mut self) {
-        self.recent.expire(self.now);
         self.focus.expire(self.now);
     }
 

@@ -57,3 +57,70 @@ pub fn looks_like_uri(text: &str) -> bool {
 pub fn equivalent(a: &str, b: &str) -> bool {
     canonical(a) == canonical(b)
 }
+
+/// A hash that two URIs share when [`canonical`] makes them equal,
+/// computed without building a string in the common case (no parameters):
+/// the matcher's index looks up every Request-URI.
+pub fn canonical_hash(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    let t = text
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim();
+    match Uri::parse(t) {
+        Some(uri) if uri.params().next().is_none() => {
+            let lower = |s: &str, h: &mut rustc_hash::FxHasher| {
+                for b in s.bytes() {
+                    h.write_u8(b.to_ascii_lowercase());
+                }
+            };
+            h.write_u8(1);
+            lower(uri.scheme(), &mut h);
+            h.write_u8(b':');
+            if let Some(user) = uri.user() {
+                h.write(user.as_bytes());
+                h.write_u8(b'@');
+            }
+            if let Some(host) = uri.host() {
+                lower(host, &mut h);
+            }
+            h.write_u32(uri.port().map_or(u32::MAX, u32::from));
+        }
+        _ => {
+            h.write_u8(2);
+            canonical(text).hash(&mut h);
+        }
+    }
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equivalent_uris_share_a_hash() {
+        let same = [
+            ("sip:conf@Example.COM", "SIP:conf@example.com"),
+            ("<sip:conf@example.com:5060>", "sip:conf@EXAMPLE.com:5060"),
+            (
+                "sip:conf@example.com;b=2;A=1",
+                "sip:conf@example.com;a=1;b=2",
+            ),
+        ];
+        for (a, b) in same {
+            assert!(equivalent(a, b), "{a} {b}");
+            assert_eq!(canonical_hash(a), canonical_hash(b), "{a} {b}");
+        }
+        assert_ne!(
+            canonical_hash("sip:Conf@example.com"),
+            canonical_hash("sip:conf@example.com")
+        );
+        assert_ne!(
+            canonical_hash("sip:conf@example.com:5061"),
+            canonical_hash("sip:conf@example.com")
+        );
+    }
+}
