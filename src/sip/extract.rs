@@ -220,16 +220,18 @@ impl Extractor {
         sink: &mut dyn FnMut(SipEvent<'_>),
     ) {
         let max_message = self.config.max_message;
-        if self.flows.len() >= self.config.max_streams.max(1) && !self.flows.contains(&flow) {
-            if let Some(old) = self.flows.pop_oldest() {
-                self.buffered -= old.framer.buffered();
-                self.evicted(
-                    old,
-                    "too many TCP streams are open at once",
-                    ProblemKind::Overload,
-                    sink,
-                );
-            }
+        let full = self.flows.len() >= self.config.max_streams.max(1);
+        if full
+            && !self.flows.contains(&flow)
+            && let Some(old) = self.flows.pop_oldest()
+        {
+            self.buffered -= old.framer.buffered();
+            self.evicted(
+                old,
+                "too many TCP streams are open at once",
+                ProblemKind::Overload,
+                sink,
+            );
         }
         let Extractor {
             parser,

@@ -6,7 +6,7 @@ use std::fmt;
 use super::addr::NameAddr;
 use super::detect::{self, Start, StartError};
 use super::headers::{Entry, Header, HeaderKind, HeaderValue};
-use super::lex::{as_str, is_token, parse_len, trim};
+use super::lex::{as_str, is_lws, is_token_char, parse_len, trim, trim_end};
 use super::uri::Uri;
 use super::values::{CSeq, ContentType, Event, SubscriptionState, Via};
 
@@ -192,66 +192,77 @@ fn index(data: &[u8], entries: &mut Vec<Entry>) -> Result<Layout, ParseError> {
     let n = data.len();
     let mut anomalies = Anomalies::default();
     let mut pos = sl.next;
-    // The start line may end the data without a line break.
+    // One LF search over the header section: each line consumes the LF
+    // that ends it, so the iterator stays in step with `pos`.
+    let mut lfs = memchr::memchr_iter(b'\n', data.get(pos..).unwrap_or_default());
+    let base = pos;
     let body_start = loop {
         let Some(&c) = data.get(pos) else {
+            // The data ends inside the header section (or right after the
+            // start line).
             anomalies.insert(Anomalies::NO_EMPTY_LINE);
             break n;
         };
-        if c == b'\n' {
+        let line_end = lfs.next().map_or(n, |i| base + i);
+        if line_end == pos {
             break pos + 1;
         }
-        if c == b'\r' {
-            match data.get(pos + 1) {
-                Some(b'\n') => break pos + 2,
-                None => {
-                    anomalies.insert(Anomalies::NO_EMPTY_LINE);
-                    break n;
-                }
-                Some(_) => {}
-            }
+        if c == b'\r' && line_end == pos + 1 {
+            break pos + 2;
         }
-        let (line_end, next) = match memchr::memchr(b'\n', &data[pos..]) {
-            Some(i) => (pos + i, pos + i + 1),
-            None => (n, n),
-        };
+        let next = (line_end + 1).min(n);
         let line = &data[pos..line_end];
         if c == b' ' || c == b'\t' {
             // Continuation of the previous header's value.
-            let content = trim(line);
+            let lead = line.iter().take_while(|&&c| is_lws(c)).count();
+            let content = trim_end(&line[lead..]);
             match entries.last_mut() {
                 Some(e) if !content.is_empty() => {
-                    let offset = content.as_ptr() as usize - data.as_ptr() as usize;
+                    let start = pos + lead;
                     if e.value.0 == e.value.1 {
-                        e.value.0 = offset as u32;
+                        e.value.0 = start as u32;
                     }
-                    e.value.1 = (offset + content.len()) as u32;
+                    e.value.1 = (start + content.len()) as u32;
                 }
                 Some(_) => {}
                 None => anomalies.insert(Anomalies::BAD_HEADER_LINE),
             }
+            pos = next;
+            continue;
+        }
+        // The name: token characters, optional white space, then ':'.
+        let name_len = line.iter().take_while(|&&c| is_token_char(c)).count();
+        let mut i = name_len;
+        while i < line.len() && (line[i] == b' ' || line[i] == b'\t') {
+            i += 1;
+        }
+        let (name_len, colon) = if name_len > 0 && line.get(i) == Some(&b':') {
+            (name_len, i)
         } else {
+            // Not `token:`: keep a name with odd characters as an unknown
+            // header, skip a line without a colon; flag both.
+            anomalies.insert(Anomalies::BAD_HEADER_LINE);
             match memchr::memchr(b':', line) {
-                None => anomalies.insert(Anomalies::BAD_HEADER_LINE),
-                Some(colon) => {
-                    let name = line[..colon].trim_ascii_end();
-                    if !is_token(name) {
-                        anomalies.insert(Anomalies::BAD_HEADER_LINE);
-                    }
-                    let value = trim(&line[colon + 1..]);
-                    let vstart = if value.is_empty() {
-                        pos + colon + 1
-                    } else {
-                        value.as_ptr() as usize - data.as_ptr() as usize
-                    };
-                    entries.push(Entry {
-                        name: (pos as u32, (pos + name.len()) as u32),
-                        value: (vstart as u32, (vstart + value.len()) as u32),
-                        kind: HeaderKind::of(name),
-                    });
+                Some(colon) => (line[..colon].trim_ascii_end().len(), colon),
+                None => {
+                    pos = next;
+                    continue;
                 }
             }
-        }
+        };
+        let name = &line[..name_len];
+        let value = &line[colon + 1..];
+        let lead = value
+            .iter()
+            .take_while(|&&c| c == b' ' || c == b'\t')
+            .count();
+        let value = trim_end(&value[lead..]);
+        let vstart = pos + colon + 1 + lead;
+        entries.push(Entry {
+            name: (pos as u32, (pos + name_len) as u32),
+            value: (vstart as u32, (vstart + value.len()) as u32),
+            kind: HeaderKind::of(name),
+        });
         pos = next;
     };
 
