@@ -251,10 +251,11 @@ impl HeaderKind {
         let (lower, mask) = &FOLDED[kind as usize];
         let mut buf = [0u8; 24];
         buf[..name.len()].copy_from_slice(name);
-        (0..3)
-            .all(|i| (word(&buf, i) | word(mask, i)) == word(lower, i))
-            .then_some(kind)
-            .unwrap_or(K::Other)
+        if (0..3).all(|i| (word(&buf, i) | word(mask, i)) == word(lower, i)) {
+            kind
+        } else {
+            K::Other
+        }
     }
 
     fn entry(self) -> Option<&'static (HeaderKind, &'static str, Option<u8>, bool)> {
