@@ -592,3 +592,131 @@ impl fmt::Debug for Message<'_> {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lf_only_leading_breaks_and_trailing_bytes() {
+        let d = b"\r\n\r\nBYE sip:a@[2001:db8::1]:5070 SIP/2.0\nCall-ID: c1\nl: 3\n\nabcEXTRA";
+        let m = parse(d).unwrap();
+        assert_eq!(m.method(), Some("BYE"));
+        let u = m.request_uri().unwrap();
+        assert_eq!((u.host(), u.port()), (Some("[2001:db8::1]"), Some(5070)));
+        assert_eq!(m.body(), b"abc");
+        assert_eq!(m.trailing(), b"EXTRA");
+        assert!(m.as_bytes().starts_with(b"BYE ") && m.as_bytes().ends_with(b"abc"));
+        assert_eq!(m.start_line(), b"BYE sip:a@[2001:db8::1]:5070 SIP/2.0");
+        assert!(m.anomalies().is_empty());
+    }
+
+    #[test]
+    fn repeated_and_comma_joined_values() {
+        let d = b"SIP/2.0 200 OK\r\nv: SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/UDP b;branch=z9hG4bK2\r\nVia: SIP/2.0/UDP c;branch=z9hG4bK3\r\nm: \"A, B\" <sip:x@y>;q=1, <sip:z@w>\r\nSupported: timer , 100rel\r\nX-Date: Sat, 15 Oct 2005\r\nCSeq: 4 BYE\r\nl: 0\r\n\r\n";
+        let m = parse(d).unwrap();
+        let b: Vec<_> = m.vias().filter_map(|v| v.branch()).collect();
+        assert_eq!(b, ["z9hG4bK1", "z9hG4bK2", "z9hG4bK3"]);
+        assert_eq!(m.top_branch(), Some("z9hG4bK1"));
+        let c: Vec<_> = m.contacts().filter_map(|c| c.uri_str()).collect();
+        assert_eq!(c, ["sip:x@y", "sip:z@w"]);
+        assert_eq!(m.contact().unwrap().display_name().unwrap(), "A, B");
+        let s: Vec<_> = m.headers("k").map(|v| v.text()).collect();
+        assert_eq!(s, ["timer", "100rel"]);
+        // Unknown headers are not split.
+        assert_eq!(m.headers("x-date").count(), 1);
+        assert_eq!(m.header("X-DATE").unwrap().list().count(), 2);
+        assert_eq!(
+            m.header("via").unwrap().as_bytes(),
+            b"SIP/2.0/UDP a;branch=z9hG4bK1"
+        );
+        assert_eq!(m.summary().to_string(), "200 OK (BYE)");
+        assert_eq!(m.header_fields().count(), 7);
+        assert!(m.header_fields().next().unwrap().is("Via"));
+    }
+
+    #[test]
+    fn folding_before_the_value_and_odd_lines() {
+        let d = b"OPTIONS sip:a@b SIP/2.0\r\nRoute:\r\n <sip:r@x;lr>\r\nNo colon here\r\nBad Name: v\r\nCall-ID:\r\n\tid-1 \r\n\r\n";
+        let m = parse(d).unwrap();
+        assert_eq!(
+            m.header("Route").unwrap().name_addr().unwrap().uri_str(),
+            Some("sip:r@x;lr")
+        );
+        assert_eq!(m.call_id(), Some("id-1"));
+        assert!(m.anomalies().contains(Anomalies::BAD_HEADER_LINE));
+        assert_eq!(m.header("Bad Name").unwrap().as_str(), Some("v"));
+        assert!(m.anomalies().contains(Anomalies::NO_CONTENT_LENGTH));
+    }
+
+    #[test]
+    fn non_utf8_is_tolerated() {
+        // A Latin-1 display name: the address still parses, the name is
+        // lossy; a Latin-1 Call-ID reads as absent.
+        let d = b"MESSAGE sip:a@b SIP/2.0\r\nFrom: \"Jos\xe9\" <sip:j@x>;tag=t1\r\nCall-ID: caf\xe9\r\nl: 2\r\n\r\n\xff\xfe";
+        let m = parse(d).unwrap();
+        let f = m.from().unwrap();
+        assert_eq!(f.display_name().unwrap(), "Jos\u{fffd}");
+        assert_eq!(f.tag(), Some("t1"));
+        assert_eq!(m.call_id(), None);
+        assert_eq!(m.header("Call-ID").unwrap().text(), "caf\u{fffd}");
+        assert_eq!(m.body(), b"\xff\xfe");
+    }
+
+    #[test]
+    fn content_length_cases() {
+        let m = parse(b"INFO sip:a@b SIP/2.0\r\nl: 99999999999999999999\r\n\r\nxy").unwrap();
+        assert_eq!(m.content_length(), Some(u32::MAX));
+        assert!(m.anomalies().contains(Anomalies::BODY_TRUNCATED));
+        assert_eq!(m.body(), b"xy");
+        let m = parse(b"INFO sip:a@b SIP/2.0\r\nl: 2\r\nl: 02\r\n\r\nxyz").unwrap();
+        assert_eq!(m.body(), b"xy", "equal values do not conflict");
+        let m = parse(b"INFO sip:a@b SIP/2.0\r\nl: 1\r\nl: 2\r\n\r\nxyz").unwrap();
+        assert!(
+            m.anomalies()
+                .contains(Anomalies::CONFLICTING_CONTENT_LENGTH)
+        );
+        assert_eq!(m.body(), b"xyz");
+        let m = parse(b"INFO sip:a@b SIP/2.0\r\nl: -1\r\n\r\nxyz").unwrap();
+        assert!(m.anomalies().contains(Anomalies::BAD_CONTENT_LENGTH));
+        assert_eq!(m.body(), b"xyz");
+        let m = parse(b"SIP/2.0 100 Trying").unwrap();
+        assert!(m.anomalies().contains(Anomalies::NO_EMPTY_LINE));
+        assert_eq!(m.header_fields().count(), 0);
+        assert_eq!(m.summary().to_string(), "100 Trying");
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(parse(b"").unwrap_err(), ParseError::NotSip);
+        assert_eq!(parse(b"\x80\x00\x01").unwrap_err(), ParseError::NotSip);
+        assert!(
+            parse(b"INVITE  sip:a@b  SIP/2.0\r\n\r\n")
+                .unwrap_err()
+                .is_malformed_sip()
+        );
+        let e = parse(b"SIP/2.0 4294967301 x\r\n\r\n").unwrap_err();
+        assert!(e.to_string().contains("three decimal digits"), "{e}");
+    }
+
+    #[test]
+    fn a_reused_parser_gives_the_same_views() {
+        let mut p = Parser::new();
+        let a = b"REFER sip:pre-7f3a@poc-b.example.net SIP/2.0\r\nRefer-To: <sip:s@a;method=BYE>\r\nl: 0\r\n\r\n";
+        let b = b"SIP/2.0 202 Accepted\r\nCSeq: 1 REFER\r\nl: 0\r\n\r\n";
+        for _ in 0..3 {
+            let m = p.parse(a).unwrap();
+            assert_eq!(
+                m.summary().to_string(),
+                "REFER sip:pre-7f3a@poc-b.example.net"
+            );
+            assert_eq!(
+                m.refer_to().unwrap().uri().unwrap().without_param("method"),
+                "sip:s@a"
+            );
+            let m = p.parse(b).unwrap();
+            assert_eq!(m.summary().to_string(), "202 Accepted (REFER)");
+            assert!(m.refer_to().is_none());
+        }
+    }
+}
