@@ -15,10 +15,15 @@ pub enum SipEvent<'a> {
     /// message over several TCP segments, the last one); `msg` borrows the
     /// datagram or the stream buffer and is valid only during the call.
     Message {
+        /// 1-based frame number, as Wireshark numbers it.
         frame: u64,
+        /// Capture time of that frame.
         time: Timestamp,
+        /// Source and destination of the datagram or stream direction.
         flow: FlowKey,
+        /// UDP or TCP.
         transport: Transport,
+        /// The message itself.
         msg: Message<'a>,
     },
     /// A malformed or lost message, or a problem passed on from the

@@ -15,53 +15,99 @@ use super::lex::{CommaSplit, as_str, is_lws};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum HeaderKind {
+    /// A header this module has no use for; compared by name.
     Other,
+    /// `Accept-Contact` (compact `a`), a comma list.
     AcceptContact,
+    /// `Allow-Events` (compact `u`), a comma list.
     AllowEvents,
+    /// `Authorization`.
     Authorization,
+    /// `Call-ID` (compact `i`).
     CallId,
+    /// `Contact` (compact `m`), a comma list.
     Contact,
+    /// `Content-Encoding` (compact `e`), a comma list.
     ContentEncoding,
+    /// `Content-Length` (compact `l`).
     ContentLength,
+    /// `Content-Type` (compact `c`).
     ContentType,
+    /// `CSeq`.
     CSeq,
+    /// `Date`.
     Date,
+    /// `Event` (compact `o`).
     Event,
+    /// `Expires`.
     Expires,
+    /// `From` (compact `f`).
     From,
+    /// `Identity` (compact `y`).
     Identity,
+    /// `Identity-Info` (compact `n`).
     IdentityInfo,
+    /// `Max-Forwards`.
     MaxForwards,
+    /// `Proxy-Authenticate`.
     ProxyAuthenticate,
+    /// `Proxy-Authorization`.
     ProxyAuthorization,
+    /// `Refer-To` (compact `r`).
     ReferTo,
+    /// `Referred-By` (compact `b`).
     ReferredBy,
+    /// `Reject-Contact` (compact `j`), a comma list.
     RejectContact,
+    /// `Replaces`.
     Replaces,
+    /// `Request-Disposition` (compact `d`), a comma list.
     RequestDisposition,
+    /// `Retry-After`.
     RetryAfter,
+    /// `Server`.
     Server,
+    /// `Session-Expires` (compact `x`).
     SessionExpires,
+    /// `Subject` (compact `s`).
     Subject,
+    /// `Subscription-State`.
     SubscriptionState,
+    /// `Supported` (compact `k`), a comma list.
     Supported,
+    /// `To` (compact `t`).
     To,
+    /// `User-Agent`.
     UserAgent,
+    /// `Via` (compact `v`), a comma list.
     Via,
+    /// `WWW-Authenticate`.
     WwwAuthenticate,
-    // Comma-list headers with no compact form.
+    /// `Accept`, a comma list.
     Accept,
+    /// `Allow`, a comma list.
     Allow,
+    /// `Path`, a comma list.
     Path,
+    /// `P-Asserted-Identity`, a comma list.
     PAssertedIdentity,
+    /// `P-Preferred-Identity`, a comma list.
     PPreferredIdentity,
+    /// `Proxy-Require`, a comma list.
     ProxyRequire,
+    /// `Reason`, a comma list.
     Reason,
+    /// `Record-Route`, a comma list.
     RecordRoute,
+    /// `Require`, a comma list.
     Require,
+    /// `Route`, a comma list.
     Route,
+    /// `Service-Route`, a comma list.
     ServiceRoute,
+    /// `Unsupported`, a comma list.
     Unsupported,
+    /// `Warning`, a comma list.
     Warning,
 }
 

@@ -9,7 +9,9 @@ use super::lex::{as_str, is_lws, quoted_end, trim, trim_end};
 /// are case-insensitive (use [`Param::is`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Param<'a> {
+    /// The name as written.
     pub name: &'a str,
+    /// The value (`None` for a flag).
     pub value: Option<&'a str>,
 }
 

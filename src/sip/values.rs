@@ -22,7 +22,9 @@ fn expect(s: &[u8], c: u8) -> Option<&[u8]> {
 /// The CSeq header: sequence number and method (RFC 3261 20.16).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CSeq<'a> {
+    /// The sequence number (orders requests within a dialog).
     pub number: u32,
+    /// The method, which a response's CSeq names for its request.
     pub method: &'a str,
 }
 
@@ -160,6 +162,7 @@ impl<'a> Via<'a> {
 /// The Event header (RFC 6665 8.2.1): event package and parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Event<'a> {
+    /// The event package (`refer`, `conference`, `presence.winfo`).
     pub event_type: &'a str,
     params: &'a [u8],
 }
@@ -239,7 +242,9 @@ impl<'a> SubscriptionState<'a> {
 /// The Content-Type header: media type, subtype and parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ContentType<'a> {
+    /// The type as written (`application`).
     pub media_type: &'a str,
+    /// The subtype as written (`sdp`, `sipfrag`).
     pub subtype: &'a str,
     params: &'a [u8],
 }
