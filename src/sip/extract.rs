@@ -167,7 +167,7 @@ impl Extractor {
             }
             NetEvent::StreamEnd { frame, flow } => {
                 if let Some(mut f) = self.flows.remove(&flow) {
-                    self.buffered -= f.framer.buffered();
+                    self.buffered = self.buffered.saturating_sub(f.framer.buffered());
                     if let Some((kind, text)) = f.framer.finish() {
                         sink(SipEvent::Problem(Problem::at_frame(kind, frame, text)));
                     }
@@ -230,7 +230,7 @@ impl Extractor {
             && !self.flows.contains(&flow)
             && let Some(old) = self.flows.pop_oldest()
         {
-            self.buffered -= old.framer.buffered();
+            self.buffered = self.buffered.saturating_sub(old.framer.buffered());
             self.evicted(
                 old,
                 "too many TCP streams are open at once",
@@ -272,12 +272,12 @@ impl Extractor {
                 sink(SipEvent::Problem(Problem::at_frame(kind, frame, text)))
             }
         });
-        *buffered = *buffered - before + f.framer.buffered();
+        *buffered = buffered.saturating_sub(before) + f.framer.buffered();
         while self.buffered > self.config.max_buffered {
             let Some(old) = self.flows.pop_oldest() else {
                 break;
             };
-            self.buffered -= old.framer.buffered();
+            self.buffered = self.buffered.saturating_sub(old.framer.buffered());
             self.evicted(
                 old,
                 "the SIP stage's stream buffer limit was reached",
@@ -299,7 +299,7 @@ impl Extractor {
             let Some(old) = self.flows.pop_oldest() else {
                 break;
             };
-            self.buffered -= old.framer.buffered();
+            self.buffered = self.buffered.saturating_sub(old.framer.buffered());
             let why = format!(
                 "the TCP stream was idle for more than {} s",
                 self.config.idle_timeout_secs
