@@ -92,7 +92,8 @@
 //! All 30 messages of 3.1.1, 3.2, 3.3 and 3.4 are accepted with the fields
 //! the RFC shows (`tests/sip_torture.rs`); ezk-sip-types agrees on 162
 //! key fields of them (method/status, Call-ID, CSeq, top branch, tags),
-//! after percent-decoding (ezk decodes escapes in parameters).
+//! after percent-decoding (ezk decodes escapes in parameters), and rsip on
+//! the 91 it can read.
 //!
 //! # Streams
 //!
