@@ -4,9 +4,10 @@ use crate::capture::Timestamp;
 use crate::net::{FlowKey, NetEvent, Transport};
 use crate::problem::{Problem, ProblemKind};
 
+use super::anomalies::Anomalies;
 use super::flows::FlowTable;
 use super::framer::{DEFAULT_MAX_MESSAGE, Framed, StreamFramer};
-use super::message::{Anomalies, Message, ParseError, Parser};
+use super::message::{Message, ParseError, Parser};
 
 /// What the SIP stage hands to the next one.
 #[derive(Debug)]

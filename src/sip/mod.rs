@@ -161,6 +161,7 @@
 //! [`Problem`]: crate::problem::Problem
 
 mod addr;
+mod anomalies;
 mod detect;
 mod extract;
 mod flows;
@@ -173,11 +174,12 @@ mod uri;
 mod values;
 
 pub use addr::NameAddr;
+pub use anomalies::Anomalies;
 pub use detect::looks_like_sip;
 pub use extract::{Extractor, ExtractorConfig, SipEvent};
 pub use framer::{DEFAULT_MAX_MESSAGE, Framed, StreamFramer};
 pub use headers::{Header, HeaderKind, HeaderValue, Values};
-pub use message::{Anomalies, Message, ParseError, Parser, Summary, parse};
+pub use message::{Message, ParseError, Parser, Summary, parse};
 pub use params::{Param, Params};
 pub use uri::Uri;
 pub use values::{CSeq, ContentType, Event, SubscriptionState, Via};
