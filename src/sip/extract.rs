@@ -123,6 +123,26 @@ fn anomaly_problem(msg: &Message<'_>, frame: u64, reported: Anomalies) -> Option
     Some(Problem::at_frame(kind, frame, text))
 }
 
+/// The payload's first line (after line breaks), at most 120 bytes, with
+/// non-printable bytes escaped: enough for a person to recognise it.
+fn first_line(data: &[u8]) -> String {
+    let start = data
+        .iter()
+        .position(|&c| c != b'\r' && c != b'\n')
+        .unwrap_or(data.len());
+    let rest = &data[start..];
+    let end = rest
+        .iter()
+        .position(|&c| c == b'\r' || c == b'\n')
+        .unwrap_or(rest.len());
+    let line = &rest[..end.min(120)];
+    let mut text = line.escape_ascii().to_string();
+    if end > 120 {
+        text.push_str("...");
+    }
+    text
+}
+
 impl Extractor {
     /// An extractor with the given limits.
     pub fn new(config: ExtractorConfig) -> Extractor {
@@ -211,7 +231,10 @@ impl Extractor {
             Err(e) => sink(SipEvent::Problem(Problem::at_frame(
                 ProblemKind::MalformedSip,
                 frame,
-                format!("UDP payload is not a valid SIP message: {e}"),
+                format!(
+                    "UDP payload is not a valid SIP message: {e}: '{}'",
+                    first_line(data)
+                ),
             ))),
         }
     }
