@@ -152,6 +152,12 @@ fn a_malformed_start_line_is_a_problem_at_its_frame() {
     assert_eq!((a.kind, a.frame), (ProblemKind::MalformedSip, Some(5)));
     assert_eq!((b.kind, b.frame), (ProblemKind::MalformedSip, Some(6)));
     assert!(b.message.contains("version"), "{}", b.message);
+    assert!(
+        a.message
+            .contains("'INVITE  sip:user@example.com  SIP/2.0'"),
+        "{}",
+        a.message
+    );
 }
 
 #[test]

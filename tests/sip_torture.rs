@@ -959,3 +959,56 @@ fn key_fields_agree_with_ezk_sip_types() {
     // most must have been compared for this test to mean anything.
     assert!(compared >= 150, "only {compared} fields compared");
 }
+
+/// rsip 0.4 as a second oracle, where it parses the message at all (it
+/// rejects compact forms, folding, unknown methods; see the module doc).
+#[test]
+fn key_fields_agree_with_rsip_where_it_parses() {
+    use rsip::prelude::*;
+    let Some(dir) = torture_dir() else { return };
+    let classes = index(&dir);
+    let mut compared = 0;
+    for (file, class) in &classes {
+        if class == "invalid" {
+            continue;
+        }
+        let b = read(&dir, file);
+        let m = sip::parse(&b).unwrap();
+        let Ok(r) = rsip::SipMessage::try_from(b.as_slice()) else {
+            continue;
+        };
+        if let Ok(c) = r.call_id_header() {
+            assert_eq!(m.call_id(), Some(c.value()), "{file} Call-ID");
+            compared += 1;
+        }
+        if let Ok(c) = r.cseq_header().and_then(|c| c.typed()) {
+            let ours = m.cseq().unwrap();
+            assert_eq!(ours.number, c.seq, "{file} CSeq number");
+            assert_eq!(ours.method, c.method.to_string(), "{file} CSeq method");
+            compared += 1;
+        }
+        if let Ok(v) = r.via_header().and_then(|v| v.typed()) {
+            let theirs = v.branch().map(|b| b.to_string());
+            assert_eq!(m.top_branch().map(str::to_string), theirs, "{file} branch");
+            compared += 1;
+        }
+        if let Ok(Some(t)) = r.from_header().and_then(|f| f.tag()) {
+            assert_eq!(
+                m.from().unwrap().tag(),
+                Some(t.to_string().as_str()),
+                "{file} From tag"
+            );
+            compared += 1;
+        }
+        if let Ok(Some(t)) = r.to_header().and_then(|f| f.tag()) {
+            assert_eq!(
+                m.to().unwrap().tag(),
+                Some(t.to_string().as_str()),
+                "{file} To tag"
+            );
+            compared += 1;
+        }
+    }
+    eprintln!("rsip: {compared} fields compared");
+    assert!(compared >= 60, "only {compared} fields compared");
+}

@@ -162,15 +162,15 @@ fn status_line(line: &[u8], at: usize) -> Result<Start, StartError> {
 fn request_line(line: &[u8], at: usize) -> Result<Start, StartError> {
     let sp = memchr::memchr(b' ', line);
     let method = &line[..sp.unwrap_or(line.len())];
-    let known = METHODS.contains(&method);
-    let ends_like_sip = {
+    let ends_like_sip = || {
         let t = line.trim_ascii_end();
         t.len() >= 8 && t[t.len() - 8] == b' ' && t[t.len() - 7..].starts_with(b"SIP/")
     };
     // Only a line that names a SIP method or ends like a SIP request line
-    // counts as malformed SIP; anything else is just not SIP.
+    // counts as malformed SIP; anything else is just not SIP. (Evaluated
+    // on failure only: the common path does not pay for it.)
     let malformed = |why| {
-        if known || ends_like_sip {
+        if METHODS.contains(&method) || ends_like_sip() {
             StartError::Malformed(why)
         } else {
             StartError::NotSip
@@ -182,7 +182,7 @@ fn request_line(line: &[u8], at: usize) -> Result<Start, StartError> {
     if !line.ends_with(b" SIP/2.0") {
         return Err(if line.last().is_some_and(|c| c.is_ascii_whitespace()) {
             malformed("white space at the end of the request line")
-        } else if ends_like_sip {
+        } else if ends_like_sip() {
             malformed("unsupported SIP version")
         } else {
             malformed("request line does not end with 'SIP/2.0'")

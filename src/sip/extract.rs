@@ -4,9 +4,10 @@ use crate::capture::Timestamp;
 use crate::net::{FlowKey, NetEvent, Transport};
 use crate::problem::{Problem, ProblemKind};
 
+use super::anomalies::Anomalies;
 use super::flows::FlowTable;
 use super::framer::{DEFAULT_MAX_MESSAGE, Framed, StreamFramer};
-use super::message::{Anomalies, Message, ParseError, Parser};
+use super::message::{Message, ParseError, Parser};
 
 /// What the SIP stage hands to the next one.
 #[derive(Debug)]
@@ -15,10 +16,15 @@ pub enum SipEvent<'a> {
     /// message over several TCP segments, the last one); `msg` borrows the
     /// datagram or the stream buffer and is valid only during the call.
     Message {
+        /// 1-based frame number, as Wireshark numbers it.
         frame: u64,
+        /// Capture time of that frame.
         time: Timestamp,
+        /// Source and destination of the datagram or stream direction.
         flow: FlowKey,
+        /// UDP or TCP.
         transport: Transport,
+        /// The message itself.
         msg: Message<'a>,
     },
     /// A malformed or lost message, or a problem passed on from the
@@ -117,6 +123,26 @@ fn anomaly_problem(msg: &Message<'_>, frame: u64, reported: Anomalies) -> Option
     Some(Problem::at_frame(kind, frame, text))
 }
 
+/// The payload's first line (after line breaks), at most 120 bytes, with
+/// non-printable bytes escaped: enough for a person to recognise it.
+fn first_line(data: &[u8]) -> String {
+    let start = data
+        .iter()
+        .position(|&c| c != b'\r' && c != b'\n')
+        .unwrap_or(data.len());
+    let rest = &data[start..];
+    let end = rest
+        .iter()
+        .position(|&c| c == b'\r' || c == b'\n')
+        .unwrap_or(rest.len());
+    let line = &rest[..end.min(120)];
+    let mut text = line.escape_ascii().to_string();
+    if end > 120 {
+        text.push_str("...");
+    }
+    text
+}
+
 impl Extractor {
     /// An extractor with the given limits.
     pub fn new(config: ExtractorConfig) -> Extractor {
@@ -162,7 +188,7 @@ impl Extractor {
             }
             NetEvent::StreamEnd { frame, flow } => {
                 if let Some(mut f) = self.flows.remove(&flow) {
-                    self.buffered -= f.framer.buffered();
+                    self.buffered = self.buffered.saturating_sub(f.framer.buffered());
                     if let Some((kind, text)) = f.framer.finish() {
                         sink(SipEvent::Problem(Problem::at_frame(kind, frame, text)));
                     }
@@ -205,7 +231,10 @@ impl Extractor {
             Err(e) => sink(SipEvent::Problem(Problem::at_frame(
                 ProblemKind::MalformedSip,
                 frame,
-                format!("UDP payload is not a valid SIP message: {e}"),
+                format!(
+                    "UDP payload is not a valid SIP message: {e}: '{}'",
+                    first_line(data)
+                ),
             ))),
         }
     }
@@ -220,16 +249,18 @@ impl Extractor {
         sink: &mut dyn FnMut(SipEvent<'_>),
     ) {
         let max_message = self.config.max_message;
-        if self.flows.len() >= self.config.max_streams.max(1) && !self.flows.contains(&flow) {
-            if let Some(old) = self.flows.pop_oldest() {
-                self.buffered -= old.framer.buffered();
-                self.evicted(
-                    old,
-                    "too many TCP streams are open at once",
-                    ProblemKind::Overload,
-                    sink,
-                );
-            }
+        let full = self.flows.len() >= self.config.max_streams.max(1);
+        if full
+            && !self.flows.contains(&flow)
+            && let Some(old) = self.flows.pop_oldest()
+        {
+            self.buffered = self.buffered.saturating_sub(old.framer.buffered());
+            self.evicted(
+                old,
+                "too many TCP streams are open at once",
+                ProblemKind::Overload,
+                sink,
+            );
         }
         let Extractor {
             parser,
@@ -265,12 +296,12 @@ impl Extractor {
                 sink(SipEvent::Problem(Problem::at_frame(kind, frame, text)))
             }
         });
-        *buffered = *buffered - before + f.framer.buffered();
+        *buffered = buffered.saturating_sub(before) + f.framer.buffered();
         while self.buffered > self.config.max_buffered {
             let Some(old) = self.flows.pop_oldest() else {
                 break;
             };
-            self.buffered -= old.framer.buffered();
+            self.buffered = self.buffered.saturating_sub(old.framer.buffered());
             self.evicted(
                 old,
                 "the SIP stage's stream buffer limit was reached",
@@ -292,7 +323,7 @@ impl Extractor {
             let Some(old) = self.flows.pop_oldest() else {
                 break;
             };
-            self.buffered -= old.framer.buffered();
+            self.buffered = self.buffered.saturating_sub(old.framer.buffered());
             let why = format!(
                 "the TCP stream was idle for more than {} s",
                 self.config.idle_timeout_secs

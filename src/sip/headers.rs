@@ -15,53 +15,99 @@ use super::lex::{CommaSplit, as_str, is_lws};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum HeaderKind {
+    /// A header this module has no use for; compared by name.
     Other,
+    /// `Accept-Contact` (compact `a`), a comma list.
     AcceptContact,
+    /// `Allow-Events` (compact `u`), a comma list.
     AllowEvents,
+    /// `Authorization`.
     Authorization,
+    /// `Call-ID` (compact `i`).
     CallId,
+    /// `Contact` (compact `m`), a comma list.
     Contact,
+    /// `Content-Encoding` (compact `e`), a comma list.
     ContentEncoding,
+    /// `Content-Length` (compact `l`).
     ContentLength,
+    /// `Content-Type` (compact `c`).
     ContentType,
+    /// `CSeq`.
     CSeq,
+    /// `Date`.
     Date,
+    /// `Event` (compact `o`).
     Event,
+    /// `Expires`.
     Expires,
+    /// `From` (compact `f`).
     From,
+    /// `Identity` (compact `y`).
     Identity,
+    /// `Identity-Info` (compact `n`).
     IdentityInfo,
+    /// `Max-Forwards`.
     MaxForwards,
+    /// `Proxy-Authenticate`.
     ProxyAuthenticate,
+    /// `Proxy-Authorization`.
     ProxyAuthorization,
+    /// `Refer-To` (compact `r`).
     ReferTo,
+    /// `Referred-By` (compact `b`).
     ReferredBy,
+    /// `Reject-Contact` (compact `j`), a comma list.
     RejectContact,
+    /// `Replaces`.
     Replaces,
+    /// `Request-Disposition` (compact `d`), a comma list.
     RequestDisposition,
+    /// `Retry-After`.
     RetryAfter,
+    /// `Server`.
     Server,
+    /// `Session-Expires` (compact `x`).
     SessionExpires,
+    /// `Subject` (compact `s`).
     Subject,
+    /// `Subscription-State`.
     SubscriptionState,
+    /// `Supported` (compact `k`), a comma list.
     Supported,
+    /// `To` (compact `t`).
     To,
+    /// `User-Agent`.
     UserAgent,
+    /// `Via` (compact `v`), a comma list.
     Via,
+    /// `WWW-Authenticate`.
     WwwAuthenticate,
-    // Comma-list headers with no compact form.
+    /// `Accept`, a comma list.
     Accept,
+    /// `Allow`, a comma list.
     Allow,
+    /// `Path`, a comma list.
     Path,
+    /// `P-Asserted-Identity`, a comma list.
     PAssertedIdentity,
+    /// `P-Preferred-Identity`, a comma list.
     PPreferredIdentity,
+    /// `Proxy-Require`, a comma list.
     ProxyRequire,
+    /// `Reason`, a comma list.
     Reason,
+    /// `Record-Route`, a comma list.
     RecordRoute,
+    /// `Require`, a comma list.
     Require,
+    /// `Route`, a comma list.
     Route,
+    /// `Service-Route`, a comma list.
     ServiceRoute,
+    /// `Unsupported`, a comma list.
     Unsupported,
+    /// `Warning`, a comma list.
     Warning,
 }
 
@@ -150,6 +196,37 @@ const fn index_table() -> [usize; 64] {
 
 static INDEX: [usize; 64] = index_table();
 
+/// Per kind: the canonical name in lower case and a mask with 0x20 at its
+/// letters, both zero-padded to 24 bytes (the longest name has 20).
+const fn folded_table() -> [([u8; 24], [u8; 24]); 64] {
+    let mut t = [([0u8; 24], [0u8; 24]); 64];
+    let mut i = 0;
+    while i < KNOWN.len() {
+        let name = KNOWN[i].1.as_bytes();
+        let slot = KNOWN[i].0 as usize;
+        let mut j = 0;
+        while j < name.len() {
+            t[slot].0[j] = name[j].to_ascii_lowercase();
+            if name[j].is_ascii_alphabetic() {
+                t[slot].1[j] = 0x20;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    t
+}
+
+static FOLDED: [([u8; 24], [u8; 24]); 64] = folded_table();
+
+/// The `i`-th little-endian 64-bit word of a 24-byte buffer.
+#[inline]
+fn word(b: &[u8; 24], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[i * 8..i * 8 + 8]);
+    u64::from_le_bytes(w)
+}
+
 impl HeaderKind {
     /// The kind of a header name as written (long or compact, any case).
     pub fn of(name: &[u8]) -> HeaderKind {
@@ -161,58 +238,70 @@ impl HeaderKind {
                 K::Other
             };
         }
-        // Candidates by length, so that a lookup is one or a few compares.
-        let candidates: &[HeaderKind] = match name.len() {
-            2 => &[K::To],
-            3 => &[K::Via],
-            4 => &[K::CSeq, K::From, K::Date, K::Path],
-            5 => &[K::Event, K::Route, K::Allow],
-            6 => &[K::Accept, K::Server, K::Reason],
-            7 => &[
-                K::CallId,
-                K::Contact,
-                K::Expires,
-                K::Subject,
-                K::Require,
-                K::Warning,
-            ],
-            8 => &[K::ReferTo, K::Identity, K::Replaces],
-            9 => &[K::Supported],
-            10 => &[K::UserAgent],
-            11 => &[K::ReferredBy, K::RetryAfter, K::Unsupported],
-            12 => &[
-                K::ContentType,
-                K::MaxForwards,
-                K::RecordRoute,
-                K::AllowEvents,
-            ],
-            13 => &[
-                K::Authorization,
-                K::IdentityInfo,
-                K::ProxyRequire,
-                K::ServiceRoute,
-            ],
-            14 => &[K::ContentLength, K::AcceptContact, K::RejectContact],
-            15 => &[K::SessionExpires],
-            16 => &[K::ContentEncoding, K::WwwAuthenticate],
-            18 => &[K::SubscriptionState, K::ProxyAuthenticate],
-            19 => &[
-                K::PAssertedIdentity,
-                K::RequestDisposition,
-                K::ProxyAuthorization,
-            ],
-            20 => &[K::PPreferredIdentity],
+        // Length, first and last letter pick at most one candidate, so a
+        // lookup is one comparison (the unit test checks every name).
+        let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
+            return K::Other;
+        };
+        let kind = match (name.len(), first | 0x20, last | 0x20) {
+            (2, b't', b'o') => K::To,
+            (3, b'v', b'a') => K::Via,
+            (4, b'c', b'q') => K::CSeq,
+            (4, b'f', b'm') => K::From,
+            (4, b'd', b'e') => K::Date,
+            (4, b'p', b'h') => K::Path,
+            (5, b'e', b't') => K::Event,
+            (5, b'r', b'e') => K::Route,
+            (5, b'a', b'w') => K::Allow,
+            (6, b'a', b't') => K::Accept,
+            (6, b's', b'r') => K::Server,
+            (6, b'r', b'n') => K::Reason,
+            (7, b'c', b'd') => K::CallId,
+            (7, b'c', b't') => K::Contact,
+            (7, b'e', b's') => K::Expires,
+            (7, b's', b't') => K::Subject,
+            (7, b'r', b'e') => K::Require,
+            (7, b'w', b'g') => K::Warning,
+            (8, b'r', b'o') => K::ReferTo,
+            (8, b'i', b'y') => K::Identity,
+            (8, b'r', b's') => K::Replaces,
+            (9, b's', b'd') => K::Supported,
+            (10, b'u', b't') => K::UserAgent,
+            (11, b'r', b'y') => K::ReferredBy,
+            (11, b'r', b'r') => K::RetryAfter,
+            (11, b'u', b'd') => K::Unsupported,
+            (12, b'c', b'e') => K::ContentType,
+            (12, b'm', b's') => K::MaxForwards,
+            (12, b'r', b'e') => K::RecordRoute,
+            (12, b'a', b's') => K::AllowEvents,
+            (13, b'a', b'n') => K::Authorization,
+            (13, b'i', b'o') => K::IdentityInfo,
+            (13, b'p', b'e') => K::ProxyRequire,
+            (13, b's', b'e') => K::ServiceRoute,
+            (14, b'c', b'h') => K::ContentLength,
+            (14, b'a', b't') => K::AcceptContact,
+            (14, b'r', b't') => K::RejectContact,
+            (15, b's', b's') => K::SessionExpires,
+            (16, b'c', b'g') => K::ContentEncoding,
+            (16, b'w', b'e') => K::WwwAuthenticate,
+            (18, b's', b'e') => K::SubscriptionState,
+            (18, b'p', b'e') => K::ProxyAuthenticate,
+            (19, b'p', b'y') => K::PAssertedIdentity,
+            (19, b'r', b'n') => K::RequestDisposition,
+            (19, b'p', b'n') => K::ProxyAuthorization,
+            (20, b'p', b'y') => K::PPreferredIdentity,
             _ => return K::Other,
         };
-        for &kind in candidates {
-            if kind
-                .canonical()
-                .is_some_and(|c| c.as_bytes().eq_ignore_ascii_case(name))
-            {
-                return kind;
-            }
+        // Exact ASCII case-insensitive compare, 8 bytes at a time: OR-ing
+        // 0x20 into letter positions only folds case and nothing else.
+        let (lower, mask) = &FOLDED[kind as usize];
+        let mut buf = [0u8; 24];
+        buf[..name.len()].copy_from_slice(name);
+        if (0..3).all(|i| (word(&buf, i) | word(mask, i)) == word(lower, i)) {
+            kind
+        } else {
+            K::Other
         }
-        K::Other
     }
 
     fn entry(self) -> Option<&'static (HeaderKind, &'static str, Option<u8>, bool)> {
@@ -426,6 +515,11 @@ mod tests {
             }
         }
         assert_eq!(HeaderKind::of(b"C%6Fntact"), K::Other);
+        // Folding only touches letters: no '-' / CR or '@' / '`' confusion.
+        assert_eq!(HeaderKind::of(b"Call\rID"), K::Other);
+        assert_eq!(HeaderKind::of(b"Call-I@"), K::Other);
+        assert_eq!(HeaderKind::of(b"cALL-iD"), K::CallId);
+        assert_eq!(HeaderKind::of(b"Contact\0"), K::Other);
         assert_eq!(HeaderKind::of(b"z"), K::Other);
         assert_eq!(HeaderKind::of(b"1"), K::Other);
         assert_eq!(HeaderKind::of(b""), K::Other);

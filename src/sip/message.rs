@@ -4,9 +4,10 @@ use std::borrow::Cow;
 use std::fmt;
 
 use super::addr::NameAddr;
+use super::anomalies::Anomalies;
 use super::detect::{self, Start, StartError};
 use super::headers::{Entry, Header, HeaderKind, HeaderValue};
-use super::lex::{as_str, is_token, parse_len, trim};
+use super::lex::{as_str, is_lws, is_token_char, parse_len, trim, trim_end};
 use super::uri::Uri;
 use super::values::{CSeq, ContentType, Event, SubscriptionState, Via};
 
@@ -45,101 +46,6 @@ impl fmt::Display for ParseError {
 }
 
 impl std::error::Error for ParseError {}
-
-/// Defects of a message that was still parsed: a set of flags.
-///
-/// Exists so that tolerance stays visible: the message is kept (as
-/// Wireshark keeps it) and the caller decides what to report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
-pub struct Anomalies(u16);
-
-impl Anomalies {
-    /// No Content-Length header (allowed over UDP, mandatory over TCP).
-    pub const NO_CONTENT_LENGTH: Anomalies = Anomalies(1);
-    /// A Content-Length value that is not a decimal number (`bad`,
-    /// `-999`): the body is the rest of the data.
-    pub const BAD_CONTENT_LENGTH: Anomalies = Anomalies(1 << 1);
-    /// Several Content-Length headers that disagree (RFC 4475 3.3.9): the
-    /// body is the rest of the data.
-    pub const CONFLICTING_CONTENT_LENGTH: Anomalies = Anomalies(1 << 2);
-    /// Content-Length exceeds the bytes present (RFC 4475 3.1.2.2): the
-    /// body is what is there.
-    pub const BODY_TRUNCATED: Anomalies = Anomalies(1 << 3);
-    /// The header section is not closed by an empty line.
-    pub const NO_EMPTY_LINE: Anomalies = Anomalies(1 << 4);
-    /// A header line without a colon, with a name that is not a token, or
-    /// a continuation line before any header; such lines are skipped or
-    /// kept as unknown headers.
-    pub const BAD_HEADER_LINE: Anomalies = Anomalies(1 << 5);
-
-    const ALL: [(Anomalies, &'static str); 6] = [
-        (Anomalies::NO_CONTENT_LENGTH, "no Content-Length header"),
-        (
-            Anomalies::BAD_CONTENT_LENGTH,
-            "Content-Length is not a number",
-        ),
-        (
-            Anomalies::CONFLICTING_CONTENT_LENGTH,
-            "several Content-Length headers disagree",
-        ),
-        (
-            Anomalies::BODY_TRUNCATED,
-            "Content-Length exceeds the bytes present",
-        ),
-        (
-            Anomalies::NO_EMPTY_LINE,
-            "header section not ended by an empty line",
-        ),
-        (
-            Anomalies::BAD_HEADER_LINE,
-            "a header line is malformed (no colon or bad name)",
-        ),
-    ];
-
-    /// Flags set in either.
-    pub const fn union(self, other: Anomalies) -> Anomalies {
-        Anomalies(self.0 | other.0)
-    }
-
-    /// Flags set in both.
-    pub const fn intersection(self, other: Anomalies) -> Anomalies {
-        Anomalies(self.0 & other.0)
-    }
-
-    /// No flag set.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// True when every flag of `other` is set.
-    pub fn contains(self, other: Anomalies) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    /// This set without the flags of `other`.
-    pub fn without(self, other: Anomalies) -> Anomalies {
-        Anomalies(self.0 & !other.0)
-    }
-
-    fn insert(&mut self, other: Anomalies) {
-        self.0 |= other.0;
-    }
-
-    /// One short phrase per flag set, for problem messages.
-    pub fn descriptions(self) -> impl Iterator<Item = &'static str> {
-        Self::ALL
-            .into_iter()
-            .filter(move |(a, _)| self.contains(*a))
-            .map(|(_, d)| d)
-    }
-}
-
-impl std::ops::BitOr for Anomalies {
-    type Output = Anomalies;
-    fn bitor(self, rhs: Anomalies) -> Anomalies {
-        Anomalies(self.0 | rhs.0)
-    }
-}
 
 /// A reusable parser: holds the header index buffer so that parsing a
 /// stream of messages allocates nothing once the buffer has grown.
@@ -192,66 +98,77 @@ fn index(data: &[u8], entries: &mut Vec<Entry>) -> Result<Layout, ParseError> {
     let n = data.len();
     let mut anomalies = Anomalies::default();
     let mut pos = sl.next;
-    // The start line may end the data without a line break.
+    // One LF search over the header section: each line consumes the LF
+    // that ends it, so the iterator stays in step with `pos`.
+    let mut lfs = memchr::memchr_iter(b'\n', data.get(pos..).unwrap_or_default());
+    let base = pos;
     let body_start = loop {
         let Some(&c) = data.get(pos) else {
+            // The data ends inside the header section (or right after the
+            // start line).
             anomalies.insert(Anomalies::NO_EMPTY_LINE);
             break n;
         };
-        if c == b'\n' {
+        let line_end = lfs.next().map_or(n, |i| base + i);
+        if line_end == pos {
             break pos + 1;
         }
-        if c == b'\r' {
-            match data.get(pos + 1) {
-                Some(b'\n') => break pos + 2,
-                None => {
-                    anomalies.insert(Anomalies::NO_EMPTY_LINE);
-                    break n;
-                }
-                Some(_) => {}
-            }
+        if c == b'\r' && line_end == pos + 1 {
+            break pos + 2;
         }
-        let (line_end, next) = match memchr::memchr(b'\n', &data[pos..]) {
-            Some(i) => (pos + i, pos + i + 1),
-            None => (n, n),
-        };
+        let next = (line_end + 1).min(n);
         let line = &data[pos..line_end];
         if c == b' ' || c == b'\t' {
             // Continuation of the previous header's value.
-            let content = trim(line);
+            let lead = line.iter().take_while(|&&c| is_lws(c)).count();
+            let content = trim_end(&line[lead..]);
             match entries.last_mut() {
                 Some(e) if !content.is_empty() => {
-                    let offset = content.as_ptr() as usize - data.as_ptr() as usize;
+                    let start = pos + lead;
                     if e.value.0 == e.value.1 {
-                        e.value.0 = offset as u32;
+                        e.value.0 = start as u32;
                     }
-                    e.value.1 = (offset + content.len()) as u32;
+                    e.value.1 = (start + content.len()) as u32;
                 }
                 Some(_) => {}
                 None => anomalies.insert(Anomalies::BAD_HEADER_LINE),
             }
+            pos = next;
+            continue;
+        }
+        // The name: token characters, optional white space, then ':'.
+        let name_len = line.iter().take_while(|&&c| is_token_char(c)).count();
+        let mut i = name_len;
+        while i < line.len() && (line[i] == b' ' || line[i] == b'\t') {
+            i += 1;
+        }
+        let (name_len, colon) = if name_len > 0 && line.get(i) == Some(&b':') {
+            (name_len, i)
         } else {
+            // Not `token:`: keep a name with odd characters as an unknown
+            // header, skip a line without a colon; flag both.
+            anomalies.insert(Anomalies::BAD_HEADER_LINE);
             match memchr::memchr(b':', line) {
-                None => anomalies.insert(Anomalies::BAD_HEADER_LINE),
-                Some(colon) => {
-                    let name = line[..colon].trim_ascii_end();
-                    if !is_token(name) {
-                        anomalies.insert(Anomalies::BAD_HEADER_LINE);
-                    }
-                    let value = trim(&line[colon + 1..]);
-                    let vstart = if value.is_empty() {
-                        pos + colon + 1
-                    } else {
-                        value.as_ptr() as usize - data.as_ptr() as usize
-                    };
-                    entries.push(Entry {
-                        name: (pos as u32, (pos + name.len()) as u32),
-                        value: (vstart as u32, (vstart + value.len()) as u32),
-                        kind: HeaderKind::of(name),
-                    });
+                Some(colon) => (line[..colon].trim_ascii_end().len(), colon),
+                None => {
+                    pos = next;
+                    continue;
                 }
             }
-        }
+        };
+        let name = &line[..name_len];
+        let value = &line[colon + 1..];
+        let lead = value
+            .iter()
+            .take_while(|&&c| c == b' ' || c == b'\t')
+            .count();
+        let value = trim_end(&value[lead..]);
+        let vstart = pos + colon + 1 + lead;
+        entries.push(Entry {
+            name: (pos as u32, (pos + name_len) as u32),
+            value: (vstart as u32, (vstart + value.len()) as u32),
+            kind: HeaderKind::of(name),
+        });
         pos = next;
     };
 
@@ -592,5 +509,133 @@ impl fmt::Debug for Message<'_> {
             .field("body_len", &self.body().len())
             .field("anomalies", &self.layout.anomalies)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lf_only_leading_breaks_and_trailing_bytes() {
+        let d = b"\r\n\r\nBYE sip:a@[2001:db8::1]:5070 SIP/2.0\nCall-ID: c1\nl: 3\n\nabcEXTRA";
+        let m = parse(d).unwrap();
+        assert_eq!(m.method(), Some("BYE"));
+        let u = m.request_uri().unwrap();
+        assert_eq!((u.host(), u.port()), (Some("[2001:db8::1]"), Some(5070)));
+        assert_eq!(m.body(), b"abc");
+        assert_eq!(m.trailing(), b"EXTRA");
+        assert!(m.as_bytes().starts_with(b"BYE ") && m.as_bytes().ends_with(b"abc"));
+        assert_eq!(m.start_line(), b"BYE sip:a@[2001:db8::1]:5070 SIP/2.0");
+        assert!(m.anomalies().is_empty());
+    }
+
+    #[test]
+    fn repeated_and_comma_joined_values() {
+        let d = b"SIP/2.0 200 OK\r\nv: SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/UDP b;branch=z9hG4bK2\r\nVia: SIP/2.0/UDP c;branch=z9hG4bK3\r\nm: \"A, B\" <sip:x@y>;q=1, <sip:z@w>\r\nSupported: timer , 100rel\r\nX-Date: Sat, 15 Oct 2005\r\nCSeq: 4 BYE\r\nl: 0\r\n\r\n";
+        let m = parse(d).unwrap();
+        let b: Vec<_> = m.vias().filter_map(|v| v.branch()).collect();
+        assert_eq!(b, ["z9hG4bK1", "z9hG4bK2", "z9hG4bK3"]);
+        assert_eq!(m.top_branch(), Some("z9hG4bK1"));
+        let c: Vec<_> = m.contacts().filter_map(|c| c.uri_str()).collect();
+        assert_eq!(c, ["sip:x@y", "sip:z@w"]);
+        assert_eq!(m.contact().unwrap().display_name().unwrap(), "A, B");
+        let s: Vec<_> = m.headers("k").map(|v| v.text()).collect();
+        assert_eq!(s, ["timer", "100rel"]);
+        // Unknown headers are not split.
+        assert_eq!(m.headers("x-date").count(), 1);
+        assert_eq!(m.header("X-DATE").unwrap().list().count(), 2);
+        assert_eq!(
+            m.header("via").unwrap().as_bytes(),
+            b"SIP/2.0/UDP a;branch=z9hG4bK1"
+        );
+        assert_eq!(m.summary().to_string(), "200 OK (BYE)");
+        assert_eq!(m.header_fields().count(), 7);
+        assert!(m.header_fields().next().unwrap().is("Via"));
+    }
+
+    #[test]
+    fn folding_before_the_value_and_odd_lines() {
+        let d = b"OPTIONS sip:a@b SIP/2.0\r\nRoute:\r\n <sip:r@x;lr>\r\nNo colon here\r\nBad Name: v\r\nCall-ID:\r\n\tid-1 \r\n\r\n";
+        let m = parse(d).unwrap();
+        assert_eq!(
+            m.header("Route").unwrap().name_addr().unwrap().uri_str(),
+            Some("sip:r@x;lr")
+        );
+        assert_eq!(m.call_id(), Some("id-1"));
+        assert!(m.anomalies().contains(Anomalies::BAD_HEADER_LINE));
+        assert_eq!(m.header("Bad Name").unwrap().as_str(), Some("v"));
+        assert!(m.anomalies().contains(Anomalies::NO_CONTENT_LENGTH));
+    }
+
+    #[test]
+    fn non_utf8_is_tolerated() {
+        // A Latin-1 display name: the address still parses, the name is
+        // lossy; a Latin-1 Call-ID reads as absent.
+        let d = b"MESSAGE sip:a@b SIP/2.0\r\nFrom: \"Jos\xe9\" <sip:j@x>;tag=t1\r\nCall-ID: caf\xe9\r\nl: 2\r\n\r\n\xff\xfe";
+        let m = parse(d).unwrap();
+        let f = m.from().unwrap();
+        assert_eq!(f.display_name().unwrap(), "Jos\u{fffd}");
+        assert_eq!(f.tag(), Some("t1"));
+        assert_eq!(m.call_id(), None);
+        assert_eq!(m.header("Call-ID").unwrap().text(), "caf\u{fffd}");
+        assert_eq!(m.body(), b"\xff\xfe");
+    }
+
+    #[test]
+    fn content_length_cases() {
+        let m = parse(b"INFO sip:a@b SIP/2.0\r\nl: 99999999999999999999\r\n\r\nxy").unwrap();
+        assert_eq!(m.content_length(), Some(u32::MAX));
+        assert!(m.anomalies().contains(Anomalies::BODY_TRUNCATED));
+        assert_eq!(m.body(), b"xy");
+        let m = parse(b"INFO sip:a@b SIP/2.0\r\nl: 2\r\nl: 02\r\n\r\nxyz").unwrap();
+        assert_eq!(m.body(), b"xy", "equal values do not conflict");
+        let m = parse(b"INFO sip:a@b SIP/2.0\r\nl: 1\r\nl: 2\r\n\r\nxyz").unwrap();
+        assert!(
+            m.anomalies()
+                .contains(Anomalies::CONFLICTING_CONTENT_LENGTH)
+        );
+        assert_eq!(m.body(), b"xyz");
+        let m = parse(b"INFO sip:a@b SIP/2.0\r\nl: -1\r\n\r\nxyz").unwrap();
+        assert!(m.anomalies().contains(Anomalies::BAD_CONTENT_LENGTH));
+        assert_eq!(m.body(), b"xyz");
+        let m = parse(b"SIP/2.0 100 Trying").unwrap();
+        assert!(m.anomalies().contains(Anomalies::NO_EMPTY_LINE));
+        assert_eq!(m.header_fields().count(), 0);
+        assert_eq!(m.summary().to_string(), "100 Trying");
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(parse(b"").unwrap_err(), ParseError::NotSip);
+        assert_eq!(parse(b"\x80\x00\x01").unwrap_err(), ParseError::NotSip);
+        assert!(
+            parse(b"INVITE  sip:a@b  SIP/2.0\r\n\r\n")
+                .unwrap_err()
+                .is_malformed_sip()
+        );
+        let e = parse(b"SIP/2.0 4294967301 x\r\n\r\n").unwrap_err();
+        assert!(e.to_string().contains("three decimal digits"), "{e}");
+    }
+
+    #[test]
+    fn a_reused_parser_gives_the_same_views() {
+        let mut p = Parser::new();
+        let a = b"REFER sip:pre-7f3a@poc-b.example.net SIP/2.0\r\nRefer-To: <sip:s@a;method=BYE>\r\nl: 0\r\n\r\n";
+        let b = b"SIP/2.0 202 Accepted\r\nCSeq: 1 REFER\r\nl: 0\r\n\r\n";
+        for _ in 0..3 {
+            let m = p.parse(a).unwrap();
+            assert_eq!(
+                m.summary().to_string(),
+                "REFER sip:pre-7f3a@poc-b.example.net"
+            );
+            assert_eq!(
+                m.refer_to().unwrap().uri().unwrap().without_param("method"),
+                "sip:s@a"
+            );
+            let m = p.parse(b).unwrap();
+            assert_eq!(m.summary().to_string(), "202 Accepted (REFER)");
+            assert!(m.refer_to().is_none());
+        }
     }
 }

@@ -9,7 +9,9 @@ use super::lex::{as_str, is_lws, quoted_end, trim, trim_end};
 /// are case-insensitive (use [`Param::is`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Param<'a> {
+    /// The name as written.
     pub name: &'a str,
+    /// The value (`None` for a flag).
     pub value: Option<&'a str>,
 }
 
@@ -39,20 +41,31 @@ impl<'a> Params<'a> {
 
     /// The first parameter called `name` (case-insensitive).
     pub fn get(&self, name: &str) -> Option<Param<'a>> {
-        self.clone().find(|p| p.is(name))
+        let mut raw = self.clone();
+        while let Some((n, v)) = raw.next_raw() {
+            if trim(n).eq_ignore_ascii_case(name.as_bytes())
+                && let Some(p) = convert(n, v)
+            {
+                return Some(p);
+            }
+        }
+        None
     }
 
     /// The value of the first parameter called `name`; `None` when the
     /// parameter is missing or is a flag without a value.
     pub fn value(&self, name: &str) -> Option<&'a str> {
-        self.get(name).and_then(|p| p.value)
+        let mut raw = self.clone();
+        while let Some((n, v)) = raw.next_raw() {
+            if trim(n).eq_ignore_ascii_case(name.as_bytes()) {
+                return as_str(v?);
+            }
+        }
+        None
     }
-}
 
-impl<'a> Iterator for Params<'a> {
-    type Item = Param<'a>;
-
-    fn next(&mut self) -> Option<Param<'a>> {
+    /// The next parameter as bytes: name (non-empty) and value.
+    fn next_raw(&mut self) -> Option<(&'a [u8], Option<&'a [u8]>)> {
         loop {
             let s = self.rest;
             // Skip separators and white space before the name.
@@ -84,32 +97,44 @@ impl<'a> Iterator for Params<'a> {
                     value = Some(v.get(1..inner_end).unwrap_or_default());
                     i += end;
                 } else {
-                    let len = v.iter().position(|&c| c == b';').unwrap_or(v.len());
+                    let len = memchr::memchr(b';', v).unwrap_or(v.len());
                     value = Some(trim_end(&v[..len]));
                     i += len;
                 }
             }
             // Anything else up to the next ';' is junk in this parameter.
             let tail = &s[i.min(s.len())..];
-            let skip = tail.iter().position(|&c| c == b';').unwrap_or(tail.len());
+            let skip = memchr::memchr(b';', tail).unwrap_or(tail.len());
             self.rest = &tail[skip..];
-            if name.is_empty() {
-                if self.rest.is_empty() {
-                    return None;
-                }
-                continue;
+            if !name.is_empty() {
+                return Some((name, value));
             }
-            let Some(name) = as_str(trim(name)) else {
-                continue;
-            };
-            let value = match value {
-                Some(v) => match as_str(v) {
-                    Some(v) => Some(v),
-                    None => continue,
-                },
-                None => None,
-            };
-            return Some(Param { name, value });
+            if self.rest.is_empty() {
+                return None;
+            }
+        }
+    }
+}
+
+/// A raw parameter as text; `None` when name or value is not UTF-8.
+fn convert<'a>(name: &'a [u8], value: Option<&'a [u8]>) -> Option<Param<'a>> {
+    let name = as_str(trim(name))?;
+    let value = match value {
+        Some(v) => Some(as_str(v)?),
+        None => None,
+    };
+    Some(Param { name, value })
+}
+
+impl<'a> Iterator for Params<'a> {
+    type Item = Param<'a>;
+
+    fn next(&mut self) -> Option<Param<'a>> {
+        loop {
+            let (n, v) = self.next_raw()?;
+            if let Some(p) = convert(n, v) {
+                return Some(p);
+            }
         }
     }
 }

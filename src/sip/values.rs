@@ -22,7 +22,9 @@ fn expect(s: &[u8], c: u8) -> Option<&[u8]> {
 /// The CSeq header: sequence number and method (RFC 3261 20.16).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CSeq<'a> {
+    /// The sequence number (orders requests within a dialog).
     pub number: u32,
+    /// The method, which a response's CSeq names for its request.
     pub method: &'a str,
 }
 
@@ -52,48 +54,52 @@ impl<'a> CSeq<'a> {
 ///
 /// Built from any element of a Via list; parts that do not parse read as
 /// `None` rather than hiding the element, so that the *top* Via stays the
-/// top one even when it is malformed.
+/// top one even when it is malformed. Parts are read when asked for (the
+/// branch is what most callers want).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Via<'a> {
     raw: &'a [u8],
-    protocol: Option<(&'a str, &'a str, &'a str)>,
+    /// Offset of the first ';' (start of the parameters) or `raw.len()`.
+    params_at: usize,
+}
+
+/// The parts before the parameters.
+struct Sent<'a> {
+    protocol: (&'a str, &'a str, &'a str),
     host: Option<&'a str>,
     port: Option<u16>,
-    params: &'a [u8],
 }
 
 impl<'a> Via<'a> {
     /// Reads one Via element.
     pub fn parse(raw: &'a [u8]) -> Via<'a> {
-        let semi = memchr::memchr(b';', raw).unwrap_or(raw.len());
-        let mut via = Via {
+        Via {
             raw,
-            protocol: None,
+            params_at: memchr::memchr(b';', raw).unwrap_or(raw.len()),
+        }
+    }
+
+    fn sent(&self) -> Option<Sent<'a>> {
+        let head = &self.raw[..self.params_at];
+        let (name, rest) = token(head);
+        let rest = expect(rest, b'/')?;
+        let (version, rest) = token(rest);
+        let rest = expect(rest, b'/')?;
+        let (transport, rest) = token(rest);
+        if name.is_empty() || version.is_empty() || transport.is_empty() {
+            return None;
+        }
+        let protocol = (as_str(name)?, as_str(version)?, as_str(transport)?);
+        let sent_by = trim(rest);
+        let mut sent = Sent {
+            protocol,
             host: None,
             port: None,
-            params: &raw[semi..],
         };
-        let head = &raw[..semi];
-        let parsed = (|| {
-            let (name, rest) = token(head);
-            let rest = expect(rest, b'/')?;
-            let (version, rest) = token(rest);
-            let rest = expect(rest, b'/')?;
-            let (transport, rest) = token(rest);
-            if name.is_empty() || version.is_empty() || transport.is_empty() {
-                return None;
-            }
-            let proto = (as_str(name)?, as_str(version)?, as_str(transport)?);
-            Some((proto, trim(rest)))
-        })();
-        let Some((proto, sent_by)) = parsed else {
-            return via;
-        };
-        via.protocol = Some(proto);
         let (host, port) = if sent_by.first() == Some(&b'[') {
             match memchr::memchr(b']', sent_by) {
                 Some(close) => (&sent_by[..=close], &sent_by[close + 1..]),
-                None => return via,
+                None => return Some(sent),
             }
         } else {
             match memchr::memchr(b':', sent_by) {
@@ -103,14 +109,13 @@ impl<'a> Via<'a> {
         };
         let host = trim(host);
         if host.is_empty() || host.iter().any(|&c| is_lws(c)) {
-            return via;
+            return Some(sent);
         }
-        via.host = as_str(host);
-        let port = trim(port);
-        if let Some(p) = port.strip_prefix(b":") {
-            via.port = parse_u32(trim(p)).and_then(|p| u16::try_from(p).ok());
+        sent.host = as_str(host);
+        if let Some(p) = trim(port).strip_prefix(b":") {
+            sent.port = parse_u32(trim(p)).and_then(|p| u16::try_from(p).ok());
         }
-        via
+        Some(sent)
     }
 
     /// The element as written.
@@ -120,27 +125,27 @@ impl<'a> Via<'a> {
 
     /// The transport (`UDP`, `TCP`, `TLS`, `SCTP`, `WS`, ... as written).
     pub fn transport(&self) -> Option<&'a str> {
-        self.protocol.map(|p| p.2)
+        self.sent().map(|s| s.protocol.2)
     }
 
     /// Protocol name and version (`("SIP", "2.0")`).
     pub fn protocol(&self) -> Option<(&'a str, &'a str)> {
-        self.protocol.map(|p| (p.0, p.1))
+        self.sent().map(|s| (s.protocol.0, s.protocol.1))
     }
 
     /// The sent-by host (IPv6 in brackets).
     pub fn host(&self) -> Option<&'a str> {
-        self.host
+        self.sent()?.host
     }
 
     /// The sent-by port, if given.
     pub fn port(&self) -> Option<u16> {
-        self.port
+        self.sent()?.port
     }
 
     /// The Via parameters.
     pub fn params(&self) -> Params<'a> {
-        Params::new(self.params)
+        Params::new(&self.raw[self.params_at..])
     }
 
     /// The first parameter called `name` (case-insensitive).
@@ -157,6 +162,7 @@ impl<'a> Via<'a> {
 /// The Event header (RFC 6665 8.2.1): event package and parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Event<'a> {
+    /// The event package (`refer`, `conference`, `presence.winfo`).
     pub event_type: &'a str,
     params: &'a [u8],
 }
@@ -236,7 +242,9 @@ impl<'a> SubscriptionState<'a> {
 /// The Content-Type header: media type, subtype and parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ContentType<'a> {
+    /// The type as written (`application`).
     pub media_type: &'a str,
+    /// The subtype as written (`sdp`, `sipfrag`).
     pub subtype: &'a str,
     params: &'a [u8],
 }
