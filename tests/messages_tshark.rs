@@ -26,11 +26,33 @@ struct Deviation {
     why: &'static str,
 }
 
-const DEVIATIONS: &[Deviation] = &[Deviation {
-    file: "captures/ipfixprobe/sip.pcap",
-    tshark_filter: "icmp",
-    why: "SIP quoted inside an ICMP error is the datagram that caused the error, not traffic; tshark dissects the quote as a message",
-}];
+const DEVIATIONS: &[Deviation] = &[
+    Deviation {
+        file: "captures/ipfixprobe/sip.pcap",
+        tshark_filter: "icmp",
+        why: "SIP quoted inside an ICMP error is the datagram that caused the error, not traffic; tshark dissects the quote as a message",
+    },
+    Deviation {
+        file: "captures/ndpi/fuzz-2006-06-26-2594.pcap",
+        tshark_filter: "frame.number == 182 || frame.number == 247",
+        why: "fuzzed bytes: frame 182's Call-ID holds a NUL byte (tshark's field output stops at it, sipflow reports the whole value); \
+              frame 247's request line ends with a lone CR (tshark takes it for a line end, sipflow follows RFC 3261: CRLF, or LF alone)",
+    },
+];
+
+/// The frames a deviation names.
+fn frames_matching(path: &Path, filter: &str) -> BTreeSet<u64> {
+    let out = Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(path)
+        .args(["-Y", filter, "-T", "fields", "-e", "frame.number"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
 
 fn corpus() -> Option<PathBuf> {
     std::env::var_os("SIPFLOW_CORPUS").map(PathBuf::from)
@@ -69,7 +91,7 @@ fn tshark_messages(path: &Path) -> Option<Vec<Entry>> {
         .arg(path)
         .args([
             "-Y",
-            &filter,
+            filter,
             "-T",
             "fields",
             "-E",
