@@ -199,6 +199,16 @@ impl PcapReader {
             return Step::End;
         };
         if h.caplen > MAX_CAPLEN {
+            // A record whose length alone is damaged (its time is close to
+            // the previous record's) is a packet all the same: it keeps its
+            // frame number, so every later frame keeps the number it has in
+            // the intact file. Garbage read as a header is no record.
+            let damaged_record = self
+                .last_secs
+                .is_some_and(|p| (i64::from(h.secs) - p).abs() <= RESYNC_MAX_TIME_JUMP_SECS);
+            if damaged_record {
+                *next_number += 1;
+            }
             return Step::Problem(self.resync(src, number, offset, &h));
         }
         let caplen = h.caplen as usize;

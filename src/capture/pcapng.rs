@@ -265,6 +265,11 @@ impl PcapngReader {
             let number = is_packet(btype).then_some(*next_number);
             if let Some(why) = bad_length(btype, len) {
                 let why = format!("{} length {len} {why}", block_name(btype));
+                // A damaged packet block keeps its frame number, so every
+                // later frame keeps the number it has in the intact file.
+                if number.is_some() {
+                    *next_number += 1;
+                }
                 return Step::Problem(self.resync(src, offset, why, number));
             }
             let len = len as usize;
@@ -287,6 +292,9 @@ impl PcapngReader {
                     "{} length {len} disagrees with its trailing copy {trailer}",
                     block_name(btype)
                 );
+                if number.is_some() {
+                    *next_number += 1;
+                }
                 return Step::Problem(self.resync(src, offset, why, number));
             }
             match btype {
