@@ -265,6 +265,8 @@ struct SipStage<'s, 'r> {
     checker: Option<Checker<'r>>,
     error: Option<io::Error>,
     since_expiry: u32,
+    /// Reused for the instances one message settles.
+    settled: Vec<InstanceReport>,
 }
 
 impl<'s, 'r> SipStage<'s, 'r> {
@@ -287,6 +289,7 @@ impl<'s, 'r> SipStage<'s, 'r> {
             checker,
             error: None,
             since_expiry: 0,
+            settled: Vec::new(),
         }
     }
 
@@ -346,16 +349,17 @@ impl<'s, 'r> SipStage<'s, 'r> {
                 else {
                     return;
                 };
-                let mut settled = Vec::new();
+                let mut settled = std::mem::take(&mut self.settled);
                 checker.on_message(&m, &self.trace, &mut |r| settled.push(r));
                 self.since_expiry += 1;
                 if self.since_expiry >= 64 {
                     self.since_expiry = 0;
                     self.trace.expire();
                 }
-                for r in settled {
+                for r in settled.drain(..) {
                     self.emit(r);
                 }
+                self.settled = settled;
             }
         }
     }

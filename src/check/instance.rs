@@ -248,7 +248,7 @@ impl Instance {
                 && s.cseq == msg.cseq
                 && s.cseq_method == msg.cseq_method
                 && s.status == msg.sip.status()
-                && s.branch.as_deref() == msg.top_branch
+                && s.branch.as_deref() == msg.top_branch()
                 && s.src == msg.src.ip()
                 && s.dst == msg.dst.ip()
         };
@@ -475,8 +475,8 @@ impl Instance {
                 call_id: msg.call_id.to_string(),
                 cseq: msg.cseq,
                 cseq_method: msg.cseq_method.to_string(),
-                branch: msg.top_branch.map(str::to_string),
-                from_tag: msg.from_tag.map(str::to_string),
+                branch: msg.top_branch().map(str::to_string),
+                from_tag: msg.from_tag().map(str::to_string),
                 status: msg.sip.status(),
                 wrong,
             },
@@ -513,7 +513,7 @@ impl Instance {
                 }
                 Relation::ResponseTo(_) => {
                     same_cseq
-                        && match (msg.top_branch, &t.branch) {
+                        && match (msg.top_branch(), &t.branch) {
                             (Some(a), Some(b)) => a == b,
                             _ => true,
                         }
@@ -522,8 +522,8 @@ impl Instance {
                     msg.call_id == t.call_id
                         && match &t.from_tag {
                             Some(tag) => {
-                                msg.to_tag == Some(tag.as_str())
-                                    || msg.from_tag == Some(tag.as_str())
+                                msg.to_tag() == Some(tag.as_str())
+                                    || msg.from_tag() == Some(tag.as_str())
                             }
                             None => true,
                         }

@@ -164,8 +164,12 @@ pub struct Checker<'r> {
     /// depth: step 1, and the hops that forward it (`same-transaction`
     /// chains from step 1), for captures that lack the first hop.
     entries: Vec<Vec<(usize, usize)>>,
-    /// How many instances are open now, and the most ever open (for tests
-    /// and the benchmark's memory story).
+    /// How many Request-URI keys the index holds (none: skip that lookup).
+    uri_keys: usize,
+    /// Scratch space reused for every message.
+    candidates: Vec<u64>,
+    touched: Vec<u64>,
+    /// The most instances ever open at once.
     pub peak_open: usize,
 }
 
@@ -181,6 +185,9 @@ impl<'r> Checker<'r> {
             groups: HashMap::default(),
             preset: rules.iter().map(|r| vec![None; r.roles.len()]).collect(),
             entries: rules.iter().map(entry_steps).collect(),
+            uri_keys: 0,
+            candidates: Vec::new(),
+            touched: Vec::new(),
             peak_open: 0,
         }
     }
@@ -206,7 +213,8 @@ impl<'r> Checker<'r> {
         out: &mut dyn FnMut(InstanceReport),
     ) {
         self.expire(msg.time, trace, out);
-        let mut candidates: Vec<u64> = Vec::new();
+        let mut candidates = std::mem::take(&mut self.candidates);
+        candidates.clear();
         let mut gather = |index: &HashMap<Key, Vec<u64>>, k: Key| {
             if let Some(ids) = index.get(&k) {
                 candidates.extend_from_slice(ids);
@@ -214,22 +222,25 @@ impl<'r> Checker<'r> {
         };
         gather(&self.index, Key::CallId(hash_str(msg.call_id)));
         gather(&self.index, Key::Src(msg.src.ip()));
-        if let Some(ruri) = msg.sip.request_uri_str() {
+        if self.uri_keys > 0
+            && let Some(ruri) = msg.sip.request_uri_str()
+        {
             gather(&self.index, Key::Uri(uri::canonical_hash(ruri)));
         }
         candidates.extend_from_slice(&self.scan);
         candidates.sort_unstable();
         candidates.dedup();
 
-        let mut consumed_rules: Vec<usize> = Vec::new();
-        let mut touched = Vec::new();
-        for id in candidates {
+        let mut consumed = false;
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.clear();
+        for &id in &candidates {
             let Some(inst) = self.instances.get_mut(&id) else {
                 continue;
             };
             let rule = &self.rules[inst.rule];
             if inst.offer(rule, msg, trace) {
-                consumed_rules.push(inst.rule);
+                consumed = true;
                 touched.push(id);
             }
         }
@@ -238,7 +249,7 @@ impl<'r> Checker<'r> {
         // own REFER in flow 2, ...).
         let mut group_id = None;
         for (ri, rule) in self.rules.iter().enumerate() {
-            if !consumed_rules.is_empty() {
+            if consumed {
                 break;
             }
             for &(entry, depth) in &self.entries[ri] {
@@ -256,9 +267,11 @@ impl<'r> Checker<'r> {
             }
         }
         self.peak_open = self.peak_open.max(self.instances.len());
-        for id in touched {
+        for &id in &touched {
             self.after_change(id, trace, out);
         }
+        self.candidates = candidates;
+        self.touched = touched;
     }
 
     /// Re-index, re-arm the timer, or settle a changed instance.
@@ -286,6 +299,9 @@ impl<'r> Checker<'r> {
                     if !inst.keys.contains(&k) {
                         inst.keys.push(k);
                         self.index.entry(k).or_default().push(id);
+                        if matches!(k, Key::Uri(_)) {
+                            self.uri_keys += 1;
+                        }
                     }
                 }
             }
@@ -297,6 +313,9 @@ impl<'r> Checker<'r> {
             return;
         };
         for k in &inst.keys {
+            if matches!(k, Key::Uri(_)) {
+                self.uri_keys -= 1;
+            }
             if let Some(v) = self.index.get_mut(k) {
                 v.retain(|&x| x != id);
                 if v.is_empty() {

@@ -42,9 +42,6 @@ pub struct Msg<'a> {
     pub call_id: &'a str,
     pub cseq: u32,
     pub cseq_method: &'a str,
-    pub top_branch: Option<&'a str>,
-    pub from_tag: Option<&'a str>,
-    pub to_tag: Option<&'a str>,
     pub sip: &'a Message<'a>,
 }
 
@@ -52,6 +49,21 @@ impl<'a> Msg<'a> {
     /// The request method, or `None` for a response.
     pub fn method(&self) -> Option<&'a str> {
         self.sip.method()
+    }
+
+    /// The top Via's branch (read when asked: most messages never need it).
+    pub fn top_branch(&self) -> Option<&'a str> {
+        self.sip.top_branch()
+    }
+
+    /// The From tag.
+    pub fn from_tag(&self) -> Option<&'a str> {
+        self.sip.from().and_then(|f| f.tag())
+    }
+
+    /// The To tag.
+    pub fn to_tag(&self) -> Option<&'a str> {
+        self.sip.to().and_then(|t| t.tag())
     }
 
     /// The response status, or `None` for a request.
@@ -106,9 +118,6 @@ impl Tracker {
             call_id,
             cseq: cseq.number,
             cseq_method: cseq.method,
-            top_branch: sip.top_branch(),
-            from_tag: sip.from().and_then(|f| f.tag()),
-            to_tag: sip.to().and_then(|t| t.tag()),
             sip,
         };
         self.focus.observe(&msg);
