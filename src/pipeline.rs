@@ -211,7 +211,15 @@ fn run_file(
         let (full_tx, full_rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
         let (empty_tx, empty_rx) = channel::<Batch>();
         let stop = &stop;
-        scope.spawn(move || read_messages(reader, full_tx, empty_rx, stop));
+        let reading = std::thread::Builder::new()
+            .name("sipflow-read".into())
+            .spawn_scoped(scope, move || {
+                read_messages(reader, full_tx, empty_rx, stop)
+            });
+        if let Err(e) = reading {
+            stage.error = Some(e);
+            return;
+        }
         for mut batch in full_rx {
             for ev in batch.events.drain(..) {
                 match ev {

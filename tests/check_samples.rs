@@ -395,3 +395,66 @@ fn a_file_that_is_not_a_capture_exits_2_and_the_others_are_still_checked() {
     );
     let _ = Path::new(ok);
 }
+
+#[test]
+fn topology_file_binds_roles_and_reports_its_mistakes() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = "samples/flows/poc-preest-release-self/ok-udp.pcap";
+    let good = dir.path().join("lab.topo");
+    std::fs::write(
+        &good,
+        "# the loopback lab of scripts/make-samples\ncore-b = 127.0.1.2\npart-b = 127.0.1.3\n",
+    )
+    .unwrap();
+    let (out, _, code) = sipflow(&[
+        "check",
+        "--format",
+        "json",
+        "--topology",
+        good.to_str().unwrap(),
+        f,
+    ]);
+    assert_eq!(code, 0);
+    assert!(String::from_utf8_lossy(&out).contains("\"pass\":1"));
+    let wrong = dir.path().join("wrong.topo");
+    std::fs::write(&wrong, "part-b = 127.0.1.4\n").unwrap();
+    let (out, _, _) = sipflow(&[
+        "check",
+        "--format",
+        "json",
+        "--topology",
+        wrong.to_str().unwrap(),
+        f,
+    ]);
+    let lines = json_lines(&out);
+    assert!(
+        !lines.iter().any(|v| v["type"] == "instance"
+            && v["rule"] == "poc-preest-release-self"
+            && v["verdict"] == "pass"),
+        "part-b bound to another node cannot pass: {lines:?}"
+    );
+    let bad = dir.path().join("bad.topo");
+    std::fs::write(&bad, "core-b 127.0.1.2\n").unwrap();
+    let (_, err, code) = sipflow(&["check", "--topology", bad.to_str().unwrap(), f]);
+    assert_eq!(code, 2);
+    let err = String::from_utf8_lossy(&err);
+    assert!(
+        err.contains("bad.topo:1") && err.contains("expected ROLE=IP"),
+        "{err}"
+    );
+}
+
+#[test]
+fn absolute_time_shows_utc_dates() {
+    let f = "samples/flows/poc-preest-release-self/missing.pcap";
+    let (rel, _, _) = sipflow(&["check", f]);
+    let (abs, _, _) = sipflow(&["check", "--absolute-time", f]);
+    let (rel, abs) = (String::from_utf8_lossy(&rel), String::from_utf8_lossy(&abs));
+    assert!(rel.contains("frame 1, 0.000000"), "{rel}");
+    // The capture was made by scripts/make-samples; its first frame's date.
+    let (json, _, _) = sipflow(&["messages", "--format", "json", f]);
+    let first = json_lines(&json)[0]["time"].as_f64().unwrap() as i64;
+    let days = first.div_euclid(86_400);
+    assert!(days > 19_000, "{first}");
+    assert!(abs.lines().any(|l| l.contains("frame 1, 20")), "{abs}");
+}

@@ -27,8 +27,8 @@ pub fn eval_path<'a>(msg: &Msg<'a>, path: &Path) -> Option<Cow<'a, str>> {
     // `is_uri`: the current value is a bare URI (params are URI params).
     let (mut value, mut is_uri): (Cow<'a, str>, bool) = match &path.base {
         Base::RequestUri => (Cow::Borrowed(msg.sip.request_uri_str()?), true),
-        Base::Method => (Cow::Borrowed(msg.sip.method()?), false),
-        Base::Status => (Cow::Owned(msg.sip.status()?.to_string()), false),
+        Base::Method => (Cow::Borrowed(msg.method?), false),
+        Base::Status => (Cow::Owned(msg.status?.to_string()), false),
         Base::Reason => (msg.sip.reason()?, false),
         Base::Body => (String::from_utf8_lossy(msg.sip.body()), false),
         Base::SipfragStatus => (
@@ -261,7 +261,7 @@ pub fn eval_cond(msg: &Msg<'_>, kind: &CondKind, env: &Env<'_>) -> Truth {
                 // conference URI (RFC 4579: To when the participant dialled
                 // in, From when the focus invited), which the dialog's
                 // requests keep in From or To.
-                if env.trace.focus_of_dialog(msg.call_id).is_some() {
+                if env.trace.is_focus_dialog(msg.call_id) {
                     Truth::False
                 } else {
                     let names_focus = |h: Option<crate::trace::NameAddr<'_>>| {
@@ -271,7 +271,7 @@ pub fn eval_cond(msg: &Msg<'_>, kind: &CondKind, env: &Env<'_>) -> Truth {
                     b(names_focus(msg.sip.from()) || names_focus(msg.sip.to()))
                 }
             } else {
-                b(dialogs.iter().any(|d| d.call_id == msg.call_id))
+                b(dialogs.iter().any(|d| d.call_id == msg.call_key))
             }
         }
         CondKind::FocusFor {

@@ -6,7 +6,7 @@ use super::eval::{Env, Truth, eval_cond, eval_path};
 use super::{InstanceReport, Key, Status, StepReport, Verdict};
 use crate::capture::Timestamp;
 use crate::rules::ast::{CondKind, MessagePattern, Relation, Rule, StatusPattern, StepIdx};
-use crate::trace::{Msg, Tracker};
+use crate::trace::{Msg, Tracker, call_id_key};
 
 /// What is kept of a message once it is a step: the correlation fields
 /// later steps refer to, and where it was seen.
@@ -16,11 +16,13 @@ pub(super) struct Seen {
     dst: IpAddr,
     frame: u64,
     time: Timestamp,
-    call_id: String,
+    /// Fingerprints ([`key`]) of the correlation fields: a seen step costs
+    /// no allocation.
+    call_id: u64,
     cseq: u32,
-    cseq_method: String,
-    branch: Option<String>,
-    from_tag: Option<String>,
+    cseq_method: u64,
+    branch: Option<u64>,
+    from_tag: Option<u64>,
     status: Option<u16>,
     /// Why the message, though it is this step, has the wrong content.
     wrong: Option<String>,
@@ -30,7 +32,8 @@ pub(super) struct Seen {
 #[derive(Debug, Clone)]
 pub(super) struct Iteration {
     pub participant: String,
-    pub call_id: Option<String>,
+    /// The participant's dialog, by [`call_id_key`] fingerprint.
+    pub call_id: Option<u64>,
     roles: Vec<Option<IpAddr>>,
     seen: Vec<Option<Seen>>,
 }
@@ -74,6 +77,11 @@ struct Accept {
     evidence: u32,
 }
 
+/// The fingerprint under which strings are kept and compared.
+fn key(s: &str) -> u64 {
+    call_id_key(s)
+}
+
 fn in_block(rule: &Rule, idx: StepIdx) -> bool {
     rule.repeat
         .as_ref()
@@ -102,7 +110,7 @@ impl Instance {
     ) -> Option<Instance> {
         // Cheap refusals first: the kind of message of the entry step.
         match &rule.steps[entry].message {
-            MessagePattern::Request { method } if msg.sip.method() == Some(method.as_str()) => {}
+            MessagePattern::Request { method } if msg.method == Some(method.as_str()) => {}
             _ => return None,
         }
         let vias = if depth == 0 {
@@ -139,7 +147,7 @@ impl Instance {
         if entry > 0 {
             // The message stands for step 1 too: its captures and ties.
             let first = &rule.steps[0];
-            if !matches!(&first.message, MessagePattern::Request { method } if msg.sip.method() == Some(method.as_str()))
+            if !matches!(&first.message, MessagePattern::Request { method } if msg.method == Some(method.as_str()))
             {
                 return None;
             }
@@ -195,35 +203,36 @@ impl Instance {
         }
     }
 
-    /// Call-IDs of the messages seen as step `idx` (every participant's).
-    pub(super) fn seen_call_ids<'s>(&'s self, rule: &Rule, idx: StepIdx) -> Vec<&'s str> {
+    /// Call-ID fingerprints of the messages seen as step `idx` (every
+    /// participant's), appended to `out`.
+    fn seen_call_ids(&self, rule: &Rule, idx: StepIdx, out: &mut Vec<u64>) {
         match &rule.repeat {
-            Some(r) if in_block(rule, idx) => self
-                .iterations
-                .iter()
-                .filter_map(|it| it.seen[idx - r.first].as_ref().map(|s| s.call_id.as_str()))
-                .collect(),
-            _ => self.seen[idx].iter().map(|s| s.call_id.as_str()).collect(),
+            Some(r) if in_block(rule, idx) => out.extend(
+                self.iterations
+                    .iter()
+                    .filter_map(|it| it.seen[idx - r.first].as_ref().map(|s| s.call_id)),
+            ),
+            _ => out.extend(self.seen[idx].iter().map(|s| s.call_id)),
         }
     }
 
-    /// The Call-IDs a message must carry to be step `idx`: those of the
-    /// nearest seen step along its chain of relations (the step it names,
-    /// or the one that step names, ...). Empty when no step of the chain is
-    /// seen yet: the step cannot match then.
-    pub(super) fn anchor_call_ids<'s>(&'s self, rule: &Rule, idx: StepIdx) -> Vec<&'s str> {
+    /// The Call-IDs (fingerprints) a message must carry to be step `idx`,
+    /// appended to `out`: those of the nearest seen step along its chain of
+    /// relations (the step it names, or the one that step names, ...).
+    /// Nothing when no step of the chain is seen yet: it cannot match then.
+    pub(super) fn anchor_call_ids(&self, rule: &Rule, idx: StepIdx, out: &mut Vec<u64>) {
         let mut cur = idx;
         for _ in 0..rule.steps.len() {
             let Some(rel) = rule.steps[cur].relation else {
-                return Vec::new();
+                return;
             };
-            let ids = self.seen_call_ids(rule, rel.target());
-            if !ids.is_empty() {
-                return ids;
+            let before = out.len();
+            self.seen_call_ids(rule, rel.target(), out);
+            if out.len() > before {
+                return;
             }
             cur = rel.target();
         }
-        Vec::new()
     }
 
     /// Could step `idx` still be seen?
@@ -244,13 +253,13 @@ impl Instance {
     /// (the same message again on the same hop)? It is then not a new step.
     fn holds_again(&self, msg: &Msg<'_>) -> bool {
         let same = |s: &Seen| {
-            s.call_id == msg.call_id
+            s.call_id == msg.call_key
                 && s.cseq == msg.cseq
-                && s.cseq_method == msg.cseq_method
-                && s.status == msg.sip.status()
-                && s.branch.as_deref() == msg.top_branch()
+                && s.status == msg.status
                 && s.src == msg.src.ip()
                 && s.dst == msg.dst.ip()
+                && s.cseq_method == key(msg.cseq_method)
+                && s.branch == msg.top_branch().map(key)
         };
         self.seen.iter().flatten().any(same)
             || self
@@ -279,8 +288,7 @@ impl Instance {
                     let other_dialog = idx == r.first
                         && self.iterations[i]
                             .call_id
-                            .as_deref()
-                            .is_some_and(|c| c != msg.call_id);
+                            .is_some_and(|c| c != msg.call_key);
                     if !other_dialog
                         && self.iterations[i].seen[idx - r.first].is_none()
                         && let Some(a) = self.try_step(rule, idx, Some(i), msg, trace, false)
@@ -292,7 +300,7 @@ impl Instance {
                 if idx == r.first && self.may_add_participant(rule) {
                     self.iterations.push(Iteration {
                         participant: msg.sip.request_uri_str().unwrap_or_default().to_string(),
-                        call_id: Some(msg.call_id.to_string()),
+                        call_id: Some(msg.call_key),
                         roles: vec![None; rule.roles.len()],
                         seen: vec![None; r.last - r.first + 1],
                     });
@@ -348,12 +356,12 @@ impl Instance {
         let mut status_wrong = None;
         match &step.message {
             MessagePattern::Request { method } => {
-                if msg.sip.method()? != method {
+                if msg.method? != method {
                     return None;
                 }
             }
             MessagePattern::Response { status, method } => {
-                let s = msg.sip.status()?;
+                let s = msg.status?;
                 if msg.cseq_method != method {
                     return None;
                 }
@@ -472,12 +480,12 @@ impl Instance {
                 dst: msg.dst.ip(),
                 frame: msg.frame,
                 time: msg.time,
-                call_id: msg.call_id.to_string(),
+                call_id: msg.call_key,
                 cseq: msg.cseq,
-                cseq_method: msg.cseq_method.to_string(),
-                branch: msg.top_branch().map(str::to_string),
-                from_tag: msg.from_tag().map(str::to_string),
-                status: msg.sip.status(),
+                cseq_method: key(msg.cseq_method),
+                branch: msg.top_branch().map(key),
+                from_tag: msg.from_tag().map(key),
+                status: msg.status,
                 wrong,
             },
             bind,
@@ -501,29 +509,30 @@ impl Instance {
     ) -> bool {
         let target_iter = |idx: StepIdx| if in_block(rule, idx) { iter } else { None };
         if let Some(t) = self.seen_at(rule, rel.target(), target_iter(rel.target())) {
-            let same_cseq =
-                msg.call_id == t.call_id && msg.cseq == t.cseq && msg.cseq_method == t.cseq_method;
+            let same_cseq = msg.call_key == t.call_id
+                && msg.cseq == t.cseq
+                && key(msg.cseq_method) == t.cseq_method;
             return match rel {
                 Relation::SameTransaction(_) => {
                     same_cseq
-                        && match (msg.sip.status(), t.status) {
+                        && match (msg.status, t.status) {
                             (Some(a), Some(b)) => a == b,
                             _ => true,
                         }
                 }
                 Relation::ResponseTo(_) => {
                     same_cseq
-                        && match (msg.top_branch(), &t.branch) {
-                            (Some(a), Some(b)) => a == b,
+                        && match (msg.top_branch(), t.branch) {
+                            (Some(a), Some(b)) => key(a) == b,
                             _ => true,
                         }
                 }
                 Relation::InDialog(_) => {
-                    msg.call_id == t.call_id
-                        && match &t.from_tag {
+                    msg.call_key == t.call_id
+                        && match t.from_tag {
                             Some(tag) => {
-                                msg.to_tag() == Some(tag.as_str())
-                                    || msg.from_tag() == Some(tag.as_str())
+                                msg.to_tag().map(key) == Some(tag)
+                                    || msg.from_tag().map(key) == Some(tag)
                             }
                             None => true,
                         }
@@ -560,8 +569,8 @@ impl Instance {
             }
             idx = next.target();
             if let Some(t) = self.seen_at(rule, idx, target_iter(idx)) {
-                return msg.call_id == t.call_id
-                    && (!strict || (msg.cseq == t.cseq && msg.cseq_method == t.cseq_method));
+                return msg.call_key == t.call_id
+                    && (!strict || (msg.cseq == t.cseq && key(msg.cseq_method) == t.cseq_method));
             }
         }
         false
@@ -614,7 +623,7 @@ impl Instance {
         self.from_setup = true;
         for d in dialogs {
             self.iterations.push(Iteration {
-                participant: d.participant,
+                participant: d.participant.to_string(),
                 call_id: Some(d.call_id),
                 roles: vec![None; rule.roles.len()],
                 seen: vec![None; r.last - r.first + 1],

@@ -25,7 +25,6 @@ mod instance;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::hash::{Hash, Hasher};
 
 use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
@@ -137,9 +136,7 @@ enum Key {
 }
 
 fn hash_str(s: &str) -> u64 {
-    let mut h = rustc_hash::FxHasher::default();
-    s.hash(&mut h);
-    h.finish()
+    crate::trace::call_id_key(s)
 }
 
 /// Alternatives started by one trigger message.
@@ -220,7 +217,7 @@ impl<'r> Checker<'r> {
                 candidates.extend_from_slice(ids);
             }
         };
-        gather(&self.index, Key::CallId(hash_str(msg.call_id)));
+        gather(&self.index, Key::CallId(msg.call_key));
         gather(&self.index, Key::Src(msg.src.ip()));
         if self.uri_keys > 0
             && let Some(ruri) = msg.sip.request_uri_str()
@@ -396,6 +393,7 @@ fn entry_steps(rule: &Rule) -> Vec<(usize, usize)> {
 /// (`None`: only by scanning).
 fn wanted_keys(inst: &Instance, rule: &Rule) -> Vec<Option<Key>> {
     let mut keys = vec![Some(Key::CallId(hash_str(inst.trigger_call_id())))];
+    let mut anchors = Vec::new();
     for (idx, step) in rule.steps.iter().enumerate() {
         if !inst.pending(rule, idx) {
             continue;
@@ -403,9 +401,9 @@ fn wanted_keys(inst: &Instance, rule: &Rule) -> Vec<Option<Key>> {
         if step.relation.is_some() {
             // A related step is found by the Call-ID of the nearest seen
             // step behind it; until there is one, it cannot match at all.
-            for call_id in inst.anchor_call_ids(rule, idx) {
-                keys.push(Some(Key::CallId(hash_str(call_id))));
-            }
+            anchors.clear();
+            inst.anchor_call_ids(rule, idx, &mut anchors);
+            keys.extend(anchors.iter().map(|&c| Some(Key::CallId(c))));
             continue;
         }
         let mut found = false;
@@ -424,8 +422,8 @@ fn wanted_keys(inst: &Instance, rule: &Rule) -> Vec<Option<Key>> {
                 }
                 CondKind::DialogOf { .. } => {
                     for it in &inst.iterations {
-                        if let Some(c) = &it.call_id {
-                            keys.push(Some(Key::CallId(hash_str(c))));
+                        if let Some(c) = it.call_id {
+                            keys.push(Some(Key::CallId(c)));
                             found = true;
                         }
                     }

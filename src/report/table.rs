@@ -111,7 +111,7 @@ impl<W: Write, E: Write> Sink for MessageTable<W, E> {
         writeln!(
             self.out,
             "{:>7}  {:<time$}  {:<47}  {:<4} {:<44}  {:<28}  CSeq",
-            "Frame", "Time", "Source → Destination", "", "Summary", "Call-ID"
+            "Frame", "Time", "Source → Destination", "Proto", "Summary", "Call-ID"
         )?;
         self.header_done = true;
         Ok(())

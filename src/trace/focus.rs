@@ -6,27 +6,39 @@
 //! Contact). PoC uses them twice: client B's pre-established session is a
 //! focus dialog whose focus Contact reaches client B; the PoC session's
 //! dialogs (one per participating server) share the session's URI.
+//!
+//! Pre-established sessions last long and a trace may hold hundreds of
+//! thousands, so dialogs are kept compactly: Call-IDs and focus URIs by
+//! their 64-bit fingerprints ([`call_id_key`], [`canonical_hash`]), only
+//! the participant's URI as text.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 
-use super::Msg;
-use super::uri::canonical;
+use rustc_hash::FxHashMap as HashMap;
+
+use super::uri::canonical_hash;
+use super::{Msg, call_id_key};
 use crate::capture::Timestamp;
 
-/// How long an INVITE waits for its 2xx to be paired (ringing can be long).
+/// How long an INVITE waits for its final response (ringing can be long).
 const INVITE_HORIZON_NS: i128 = 180_000_000_000;
 /// How long a dialog stays known after its BYE (so a flow still in
 /// progress can look it up).
 const ENDED_HORIZON_NS: i128 = 64_000_000_000;
+/// How long a dialog whose end the capture never shows stays known: a day
+/// of capture time (pre-established sessions last long; memory must not
+/// grow with the file's length all the same).
+const DIALOG_HORIZON_NS: i128 = 86_400_000_000_000;
 
 /// One participant dialog of a conference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FocusDialog {
-    pub call_id: String,
+    /// The dialog's Call-ID, as [`call_id_key`] fingerprints it.
+    pub call_id: u64,
     /// The participant's remote target (its Contact URI, or the INVITE's
     /// Request-URI until its 2xx is seen).
-    pub participant: String,
+    pub participant: Box<str>,
 }
 
 #[derive(Debug, Default)]
@@ -37,70 +49,76 @@ struct Focus {
 
 #[derive(Debug, Default)]
 pub(super) struct FocusRegistry {
-    by_uri: HashMap<String, Focus>,
-    /// Call-ID → focus URI key, for dialogs and for INVITEs awaiting a 2xx.
-    dialog_focus: HashMap<String, String>,
-    /// INVITEs seen, awaiting their 2xx: Call-ID → (Contact URI, time).
-    invites: HashMap<String, (String, Timestamp)>,
-    invite_order: VecDeque<(Timestamp, String)>,
-    ended: VecDeque<(Timestamp, String)>,
+    /// Focus URI fingerprint → its dialogs and the nodes its Contact reached.
+    by_uri: HashMap<u64, Focus>,
+    /// Call-ID fingerprint → focus URI fingerprint.
+    dialog_focus: HashMap<u64, u64>,
+    /// INVITEs awaiting their final response: Call-ID → (Contact, time).
+    invites: HashMap<u64, (Box<str>, Timestamp)>,
+    invite_order: VecDeque<(Timestamp, u64)>,
+    ended: VecDeque<(Timestamp, u64)>,
+    /// Dialogs in order of creation, for the [`DIALOG_HORIZON_NS`] bound.
+    created: VecDeque<(Timestamp, u64)>,
 }
 
-fn contact_of<'a>(msg: &Msg<'a>) -> Option<(String, bool)> {
-    let value = msg.sip.header("contact")?;
-    let na = value.name_addr()?;
-    let uri = na.uri_str()?.to_string();
-    let isfocus = na.param("isfocus").is_some();
-    Some((uri, isfocus))
+fn contact_of<'a>(msg: &Msg<'a>) -> Option<(&'a str, bool)> {
+    let na = msg.sip.contact()?;
+    Some((na.uri_str()?, na.param("isfocus").is_some()))
 }
 
 impl FocusRegistry {
     pub(super) fn observe(&mut self, msg: &Msg<'_>) {
         let is_invite = msg.cseq_method.eq_ignore_ascii_case("INVITE");
-        match (msg.sip.method(), msg.sip.status()) {
+        match (msg.method, msg.status) {
             (Some(m), _) if m.eq_ignore_ascii_case("INVITE") => {
                 let Some((contact, isfocus)) = contact_of(msg) else {
                     return;
                 };
+                let call = msg.call_key;
                 if isfocus {
                     // The focus invites a participant: the participant is
                     // the Request-URI until its 2xx names its Contact.
-                    let target = msg.sip.request_uri_str().unwrap_or_default().to_string();
-                    self.add_dialog(&contact, msg.call_id, target);
-                    self.deliver(&contact, msg.dst.ip());
-                } else if !self.invites.contains_key(msg.call_id) {
-                    self.invites
-                        .insert(msg.call_id.to_string(), (contact, msg.time));
-                    self.invite_order
-                        .push_back((msg.time, msg.call_id.to_string()));
+                    let target = msg.sip.request_uri_str().unwrap_or_default();
+                    self.add_dialog(contact, call, target, msg.time);
+                    self.deliver(contact, msg.dst.ip());
+                } else if let std::collections::hash_map::Entry::Vacant(e) =
+                    self.invites.entry(call)
+                {
+                    e.insert((contact.into(), msg.time));
+                    self.invite_order.push_back((msg.time, call));
                 }
             }
-            (Some(m), _)
-                if m.eq_ignore_ascii_case("BYE") && self.dialog_focus.contains_key(msg.call_id) =>
-            {
-                self.ended.push_back((msg.time, msg.call_id.to_string()));
+            (Some(m), _) if m.eq_ignore_ascii_case("BYE") => {
+                let call = msg.call_key;
+                if self.dialog_focus.contains_key(&call) {
+                    self.ended.push_back((msg.time, call));
+                }
+            }
+            (None, Some(status)) if is_invite && status >= 300 => {
+                // A failed INVITE makes no dialog: stop waiting for its 2xx.
+                self.invites.remove(&msg.call_key);
             }
             (None, Some(status)) if is_invite && (200..300).contains(&status) => {
+                // The first 2xx hop seen pairs the INVITE; the others (the
+                // same 2xx proxied) find the dialog by its Call-ID.
+                let call = msg.call_key;
+                let invite_contact = self.invites.remove(&call).map(|(c, _)| c);
                 let Some((contact, isfocus)) = contact_of(msg) else {
                     return;
                 };
                 if isfocus {
-                    let participant = self
-                        .invites
-                        .get(msg.call_id)
-                        .map(|(c, _)| c.clone())
-                        .unwrap_or_default();
-                    self.add_dialog(&contact, msg.call_id, participant);
-                    self.deliver(&contact, msg.dst.ip());
-                } else if let Some(key) = self.dialog_focus.get(msg.call_id).cloned() {
+                    let participant = invite_contact.as_deref().unwrap_or_default();
+                    self.add_dialog(contact, call, participant, msg.time);
+                    self.deliver(contact, msg.dst.ip());
+                } else if let Some(&key) = self.dialog_focus.get(&call) {
                     // The participant answered the focus's INVITE: its
                     // Contact is the remote target.
                     if let Some(d) = self
                         .by_uri
                         .get_mut(&key)
-                        .and_then(|f| f.dialogs.iter_mut().find(|d| d.call_id == msg.call_id))
+                        .and_then(|f| f.dialogs.iter_mut().find(|d| d.call_id == call))
                     {
-                        d.participant = contact;
+                        d.participant = contact.into();
                     }
                 }
             }
@@ -108,73 +126,84 @@ impl FocusRegistry {
         }
     }
 
-    fn add_dialog(&mut self, focus_uri: &str, call_id: &str, participant: String) {
-        let key = canonical(focus_uri);
-        let focus = self.by_uri.entry(key.clone()).or_default();
-        match focus.dialogs.iter_mut().find(|d| d.call_id == call_id) {
+    fn add_dialog(&mut self, focus_uri: &str, call: u64, participant: &str, time: Timestamp) {
+        let key = canonical_hash(focus_uri);
+        let focus = self.by_uri.entry(key).or_default();
+        match focus.dialogs.iter_mut().find(|d| d.call_id == call) {
             Some(d) => {
                 if !participant.is_empty() {
-                    d.participant = participant;
+                    d.participant = participant.into();
                 }
             }
-            None => focus.dialogs.push(FocusDialog {
-                call_id: call_id.to_string(),
-                participant,
-            }),
+            None => {
+                focus.dialogs.push(FocusDialog {
+                    call_id: call,
+                    participant: participant.into(),
+                });
+                self.created.push_back((time, call));
+            }
         }
-        self.dialog_focus.insert(call_id.to_string(), key);
+        self.dialog_focus.insert(call, key);
     }
 
     fn deliver(&mut self, focus_uri: &str, node: IpAddr) {
-        let focus = self.by_uri.entry(canonical(focus_uri)).or_default();
+        let focus = self.by_uri.entry(canonical_hash(focus_uri)).or_default();
         if !focus.delivered_to.contains(&node) {
             focus.delivered_to.push(node);
         }
     }
 
-    pub(super) fn dialogs(&self, focus_uri: &str) -> Vec<FocusDialog> {
+    pub(super) fn dialogs(&self, focus_uri: &str) -> &[FocusDialog] {
         self.by_uri
-            .get(&canonical(focus_uri))
-            .map(|f| f.dialogs.clone())
+            .get(&canonical_hash(focus_uri))
+            .map(|f| f.dialogs.as_slice())
             .unwrap_or_default()
     }
 
     pub(super) fn delivered_to(&self, focus_uri: &str, node: IpAddr) -> Option<bool> {
         self.by_uri
-            .get(&canonical(focus_uri))
+            .get(&canonical_hash(focus_uri))
             .map(|f| f.delivered_to.contains(&node))
     }
 
-    pub(super) fn focus_of_dialog(&self, call_id: &str) -> Option<&str> {
-        self.dialog_focus.get(call_id).map(String::as_str)
+    pub(super) fn is_focus_dialog(&self, call_id: &str) -> bool {
+        self.dialog_focus.contains_key(&call_id_key(call_id))
     }
 
     pub(super) fn expire(&mut self, now: Timestamp) {
         let age = |t: Timestamp| now.as_nanos() - t.as_nanos();
-        while let Some((t, _)) = self.invite_order.front() {
-            if age(*t) <= INVITE_HORIZON_NS {
+        while let Some(&(t, call)) = self.invite_order.front() {
+            if age(t) <= INVITE_HORIZON_NS {
                 break;
             }
-            if let Some((t, call_id)) = self.invite_order.pop_front()
-                && self.invites.get(&call_id).is_some_and(|(_, at)| *at == t)
-            {
-                self.invites.remove(&call_id);
+            self.invite_order.pop_front();
+            if self.invites.get(&call).is_some_and(|(_, at)| *at == t) {
+                self.invites.remove(&call);
             }
         }
-        while let Some((t, _)) = self.ended.front() {
-            if age(*t) <= ENDED_HORIZON_NS {
+        while let Some(&(t, call)) = self.ended.front() {
+            if age(t) <= ENDED_HORIZON_NS {
                 break;
             }
-            let Some((_, call_id)) = self.ended.pop_front() else {
+            self.ended.pop_front();
+            self.forget(call);
+        }
+        while let Some(&(t, call)) = self.created.front() {
+            if age(t) <= DIALOG_HORIZON_NS {
                 break;
-            };
-            if let Some(key) = self.dialog_focus.remove(&call_id)
-                && let Some(focus) = self.by_uri.get_mut(&key)
-            {
-                focus.dialogs.retain(|d| d.call_id != call_id);
-                if focus.dialogs.is_empty() {
-                    self.by_uri.remove(&key);
-                }
+            }
+            self.created.pop_front();
+            self.forget(call);
+        }
+    }
+
+    fn forget(&mut self, call: u64) {
+        if let Some(key) = self.dialog_focus.remove(&call)
+            && let Some(focus) = self.by_uri.get_mut(&key)
+        {
+            focus.dialogs.retain(|d| d.call_id != call);
+            if focus.dialogs.is_empty() {
+                self.by_uri.remove(&key);
             }
         }
     }

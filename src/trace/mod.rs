@@ -8,17 +8,18 @@
 //!   remote target and the nodes that received the focus Contact. They tell
 //!   which participants a PoC session has, and whether a conference URI is a
 //!   client's pre-established session;
-//! - **coverage**: which pairs of nodes exchanged SIP at all in the capture,
-//!   so a check can tell a missing message from a link the capture never saw.
+//! - **coverage**: which pairs of nodes exchanged SIP in the capture (in the
+//!   last [`COVERAGE_HORIZON_NS`]), so a check can tell a missing message
+//!   from a link the capture never saw.
 //!
 //! Everything has a time horizon in capture time and is evicted in constant
 //! time from the front of a FIFO; memory follows what is open, not the
 //! file's length.
 
+mod coverage;
 mod focus;
 pub mod uri;
 
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 
@@ -26,6 +27,7 @@ use crate::capture::Timestamp;
 use crate::net::Transport;
 pub use crate::sip::{HeaderValue, Message, NameAddr, Uri};
 
+use coverage::Coverage;
 pub use focus::FocusDialog;
 use focus::FocusRegistry;
 
@@ -40,6 +42,11 @@ pub struct Msg<'a> {
     pub dst: SocketAddr,
     pub transport: Transport,
     pub call_id: &'a str,
+    /// [`call_id_key`] of the Call-ID, computed once.
+    pub call_key: u64,
+    /// The request method or response status, read once.
+    pub method: Option<&'a str>,
+    pub status: Option<u16>,
     pub cseq: u32,
     pub cseq_method: &'a str,
     pub sip: &'a Message<'a>,
@@ -77,12 +84,24 @@ impl<'a> Msg<'a> {
     }
 }
 
+/// The 64-bit fingerprint under which Call-IDs are kept and indexed.
+pub fn call_id_key(call_id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    call_id.hash(&mut h);
+    h.finish()
+}
+
+/// How long a pair of nodes counts as covered by the capture after their
+/// latest SIP message: 10 minutes, far beyond any step's time limit, so
+/// that coverage follows the traffic of the time, not the whole file.
+pub const COVERAGE_HORIZON_NS: i128 = 600_000_000_000;
+
 /// The trace of one capture file.
 #[derive(Debug, Default)]
 pub struct Tracker {
     focus: FocusRegistry,
-    links: HashSet<(IpAddr, IpAddr)>,
-    peers: HashMap<IpAddr, Vec<IpAddr>>,
+    coverage: Coverage,
     now: Timestamp,
 }
 
@@ -106,7 +125,7 @@ impl Tracker {
         if time > self.now {
             self.now = time;
         }
-        self.note_link(src.ip(), dst.ip());
+        self.coverage.note(src.ip(), dst.ip(), time);
         let call_id = sip.call_id()?;
         let cseq = sip.cseq()?;
         let msg = Msg {
@@ -116,6 +135,9 @@ impl Tracker {
             dst,
             transport,
             call_id,
+            call_key: call_id_key(call_id),
+            method: sip.method(),
+            status: sip.status(),
             cseq: cseq.number,
             cseq_method: cseq.method,
             sip,
@@ -126,6 +148,7 @@ impl Tracker {
 
     /// Drop what is older than its horizon. Cheap; call it as time moves.
     pub fn expire(&mut self) {
+        self.coverage.expire(self.now);
         self.focus.expire(self.now);
     }
 
@@ -134,38 +157,23 @@ impl Tracker {
         self.now
     }
 
-    fn note_link(&mut self, a: IpAddr, b: IpAddr) {
-        let key = if a <= b { (a, b) } else { (b, a) };
-        if self.links.insert(key) {
-            self.peers.entry(a).or_default().push(b);
-            if a != b {
-                self.peers.entry(b).or_default().push(a);
-            }
-        }
-    }
-
     /// Did the capture carry any SIP between these two nodes (either way)?
     pub fn link_seen(&self, a: IpAddr, b: IpAddr) -> bool {
-        let key = if a <= b { (a, b) } else { (b, a) };
-        self.links.contains(&key)
+        self.coverage.seen(a, b)
     }
 
     /// Did `a` exchange SIP with any node outside `known`?
     pub fn has_peer_outside(&self, a: IpAddr, known: &[IpAddr]) -> bool {
-        self.peers
-            .get(&a)
-            .is_some_and(|p| p.iter().any(|x| !known.contains(x)))
+        self.coverage.peer_outside(a, known)
     }
 
     /// Did the capture carry SIP between two nodes both outside `known`?
     pub fn has_link_outside(&self, known: &[IpAddr]) -> bool {
-        self.links
-            .iter()
-            .any(|(a, b)| !known.contains(a) && !known.contains(b))
+        self.coverage.link_outside(known)
     }
 
     /// The open dialogs whose focus is this conference URI (RFC 4579).
-    pub fn focus_dialogs(&self, focus_uri: &str) -> Vec<FocusDialog> {
+    pub fn focus_dialogs(&self, focus_uri: &str) -> &[FocusDialog] {
         self.focus.dialogs(focus_uri)
     }
 
@@ -175,8 +183,8 @@ impl Tracker {
         self.focus.delivered_to(uri, node)
     }
 
-    /// The focus URI a dialog (by Call-ID) belongs to, if it is a focus dialog.
-    pub fn focus_of_dialog(&self, call_id: &str) -> Option<&str> {
-        self.focus.focus_of_dialog(call_id)
+    /// Is this dialog (by Call-ID) a conference focus dialog?
+    pub fn is_focus_dialog(&self, call_id: &str) -> bool {
+        self.focus.is_focus_dialog(call_id)
     }
 }
