@@ -272,8 +272,8 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
                         }
                     }
                 }
-                Clause::Match(c) => {
-                    if let Some(c) = resolve_cond(
+                Clause::Match(c) | Clause::Expect(c) => {
+                    let resolved = resolve_cond(
                         cx,
                         c,
                         &vars,
@@ -281,21 +281,11 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
                         &mut roles,
                         declared,
                         &declared_list,
-                    ) {
-                        matches.push(c);
-                    }
-                }
-                Clause::Expect(c) => {
-                    if let Some(c) = resolve_cond(
-                        cx,
-                        c,
-                        &vars,
-                        &var_bound_at,
-                        &mut roles,
-                        declared,
-                        &declared_list,
-                    ) {
-                        expects.push(c);
+                    );
+                    match (clause, resolved) {
+                        (Clause::Match(_), Some(c)) => matches.push(c),
+                        (_, Some(c)) => expects.push(c),
+                        (_, None) => {}
                     }
                 }
                 Clause::Capture { var, path } => {
