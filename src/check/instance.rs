@@ -52,7 +52,10 @@ pub(super) struct Instance {
     snapshot_done: bool,
     from_setup: bool,
     last_time: Timestamp,
-    pub version: u32,
+    /// When the instance stops waiting (capture time, ns), and the
+    /// deadline its live timer entry was set for.
+    pub deadline_ns: i128,
+    pub armed_at: Option<i128>,
     pub keys: Vec<Key>,
     pub in_scan: bool,
     evidence: u32,
@@ -134,7 +137,8 @@ impl Instance {
             snapshot_done: false,
             from_setup: false,
             last_time: msg.time,
-            version: 0,
+            deadline_ns: 0,
+            armed_at: None,
             keys: Vec::new(),
             in_scan: false,
             evidence: 0,

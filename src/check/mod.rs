@@ -153,7 +153,9 @@ pub struct Checker<'r> {
     next_id: u64,
     index: HashMap<Key, Vec<u64>>,
     scan: Vec<u64>,
-    timers: BinaryHeap<Reverse<(i128, u64, u32)>>,
+    /// (deadline, instance): at most one live entry per instance, moved
+    /// forward lazily when it fires early.
+    timers: BinaryHeap<Reverse<(i128, u64)>>,
     groups: HashMap<u64, Group>,
     /// Role bindings given by the user, per rule.
     preset: Vec<Vec<Option<IpAddr>>>,
@@ -281,9 +283,11 @@ impl<'r> Checker<'r> {
             self.settle(id, trace, out);
             return;
         }
-        inst.version += 1;
-        let deadline = inst.deadline(rule);
-        self.timers.push(Reverse((deadline, id, inst.version)));
+        inst.deadline_ns = inst.deadline(rule);
+        if inst.armed_at.is_none_or(|at| inst.deadline_ns < at) {
+            inst.armed_at = Some(inst.deadline_ns);
+            self.timers.push(Reverse((inst.deadline_ns, id)));
+        }
         for key in wanted_keys(inst, rule) {
             match key {
                 None => {
@@ -342,16 +346,22 @@ impl<'r> Checker<'r> {
     /// Settle every instance whose time limit passed before `now`.
     pub fn expire(&mut self, now: Timestamp, trace: &Tracker, out: &mut dyn FnMut(InstanceReport)) {
         let now = now.as_nanos();
-        while let Some(Reverse((deadline, id, version))) = self.timers.peek().copied() {
+        while let Some(Reverse((deadline, id))) = self.timers.peek().copied() {
             if deadline >= now {
                 break;
             }
             self.timers.pop();
-            if self
-                .instances
-                .get(&id)
-                .is_some_and(|i| i.version == version)
-            {
+            let Some(inst) = self.instances.get_mut(&id) else {
+                continue;
+            };
+            if inst.armed_at != Some(deadline) {
+                continue; // superseded by an earlier entry
+            }
+            if inst.deadline_ns >= now {
+                // Progress moved the deadline on since this entry was set.
+                inst.armed_at = Some(inst.deadline_ns);
+                self.timers.push(Reverse((inst.deadline_ns, id)));
+            } else {
                 self.settle(id, trace, out);
             }
         }
