@@ -459,3 +459,53 @@ fn reference_shows_the_builtin_rules_and_its_example_compiles() {
         compile_text("docs-example.flow", &doc[start..end]).unwrap_or_else(|d| panic!("{d}"));
     assert_eq!(rule.id, "call-through-proxy");
 }
+
+/// Damaged rule text (every line cut, characters dropped or swapped) gives
+/// diagnostics or a rule, never a panic.
+#[test]
+fn damaged_rule_text_never_panics() {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut rand = move |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n.max(1) as u64) as usize
+    };
+    let mut tried = 0;
+    for (_, text) in sipflow::rules::BUILTIN {
+        let chars: Vec<char> = text.chars().collect();
+        for _ in 0..400 {
+            let mut t = chars.clone();
+            for _ in 0..1 + rand(4) {
+                let i = rand(t.len()).min(t.len());
+                match rand(4) {
+                    0 => {
+                        if i < t.len() {
+                            t.remove(i);
+                        }
+                    }
+                    1 => t.insert(
+                        i,
+                        ['(', ')', '"', '$', '.', '-', '>', ' ', '\n', '#', 'é', '\t'][rand(12)],
+                    ),
+                    2 => t.truncate(i),
+                    _ => {
+                        let j = rand(t.len()).min(t.len().saturating_sub(1));
+                        let i = i.min(t.len().saturating_sub(1));
+                        t.swap(i, j);
+                    }
+                }
+                if t.is_empty() {
+                    break;
+                }
+            }
+            let s: String = t.into_iter().collect();
+            if let Err(d) = compile_text("fuzz.flow", &s) {
+                // Every diagnostic renders with its caret line.
+                assert!(d.to_string().contains("-->"));
+            }
+            tried += 1;
+        }
+    }
+    assert_eq!(tried, 1200);
+}

@@ -1,0 +1,65 @@
+//! `sipflow check` over every capture of the external corpus (other SIP
+//! stacks, other formats, damaged and hostile files): it never panics,
+//! writes only well-formed JSON lines with a final summary, and exits 0, 1
+//! or 2 (2 only for files it cannot read as captures).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            files_under(&p, out);
+        } else if !matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("md" | "tsv" | "txt" | "dat")
+        ) {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn check_reads_every_corpus_capture_without_panicking() {
+    let Some(corpus) = std::env::var_os("SIPFLOW_CORPUS").map(PathBuf::from) else {
+        eprintln!("NOT RUN: set SIPFLOW_CORPUS to the external corpus (../shared/corpus)");
+        return;
+    };
+    let mut files = Vec::new();
+    files_under(&corpus, &mut files);
+    assert!(files.len() > 100, "only {} files", files.len());
+    for f in &files {
+        let out = Command::new(env!("CARGO_BIN_EXE_sipflow"))
+            .args(["check", "--format", "json"])
+            .arg(f)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{}: {stderr}", f.display());
+        let code = out.status.code().unwrap_or(-1);
+        assert!((0..=2).contains(&code), "{}: exit {code}", f.display());
+        let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("{}: not JSON: {l}: {e}", f.display()))
+            })
+            .collect();
+        let summary = lines
+            .last()
+            .unwrap_or_else(|| panic!("{}: no output", f.display()));
+        assert_eq!(summary["type"], "summary", "{}", f.display());
+        let errors = lines.iter().filter(|v| v["type"] == "error").count() as u64;
+        assert_eq!(summary["errors"].as_u64(), Some(errors), "{}", f.display());
+        if code == 2 {
+            assert!(errors > 0, "{}: exit 2 without an error line", f.display());
+        }
+    }
+}
