@@ -53,6 +53,7 @@ fn udp(frame: u64, secs: i64, data: &[u8]) -> NetEvent<'_> {
         frame,
         time: at(secs),
         flow: flow(5060),
+        transport: sipflow::net::Transport::Udp,
         data,
     }
 }

@@ -137,6 +137,7 @@ fn cut_messages_through_the_extractor() {
                     frame,
                     time,
                     flow,
+                    transport: sipflow::net::Transport::Udp,
                     data: &input[..cut],
                 },
                 &mut sink,

@@ -236,6 +236,7 @@ fn ours(file: &Path) -> (Labels, Vec<Problem>) {
                 frame: p.frame,
                 time: p.time,
                 flow: p.flow,
+                transport: sipflow::net::Transport::Udp,
                 data: &p.data,
             }
         };

@@ -77,6 +77,8 @@ pub struct NetStats {
     pub icmp_skipped: u64,
     /// Packets of other IP protocols (SCTP, ESP, OSPF, ...).
     pub other_protocols: u64,
+    /// SCTP DATA chunks read.
+    pub sctp_chunks: u64,
     /// TCP segments seen.
     pub tcp_segments: u64,
     /// TCP directions opened.

@@ -7,10 +7,11 @@ use super::config::{NetConfig, NetStats};
 use super::defrag::{Defrag, FragKey, Fragment};
 use super::ip::{self, IpError, IpPacket, proto};
 use super::link::{self, L3};
+use super::sctp::{self, DataChunk, Reassembly};
 use super::tcp::{Limits, Segment, Tcp};
 use super::timers::nanos;
 use super::tunnel::{self, Inner, TunnelError};
-use super::{At, FlowKey, NetEvent};
+use super::{At, FlowKey, NetEvent, Transport};
 use crate::capture::{Frame, LinkType};
 use crate::problem::{Problem, ProblemKind};
 
@@ -25,6 +26,7 @@ pub struct Decoder {
     stats: NetStats,
     defrag: Defrag,
     tcp: Tcp,
+    sctp: Reassembly,
     unsupported: Vec<UnsupportedLink>,
     /// Latest capture time seen (nanoseconds); time never runs backwards
     /// for expiry.
@@ -76,6 +78,7 @@ impl Decoder {
                 duration_nanos(config.fragment_timeout),
             ),
             tcp: Tcp::new(limits),
+            sctp: Reassembly::default(),
             config,
             stats: NetStats::default(),
             unsupported: Vec::new(),
@@ -160,6 +163,14 @@ impl Decoder {
     pub fn finish(&mut self, sink: &mut dyn FnMut(NetEvent<'_>)) {
         self.defrag.finish(sink, &mut self.stats);
         self.tcp.finish(sink, &mut self.stats);
+        for first_frame in self.sctp.unfinished() {
+            self.stats.problems += 1;
+            sink(NetEvent::Problem(Problem::at_frame(
+                ProblemKind::Fragment,
+                first_frame,
+                "SCTP message never completed: its last fragment is not in the capture".to_string(),
+            )));
+        }
         for u in std::mem::take(&mut self.unsupported) {
             self.stats.problems += 1;
             sink(NetEvent::Problem(Problem::at_frame(
@@ -306,6 +317,7 @@ impl Decoder {
     ) {
         match p.proto {
             proto::UDP => self.udp(at, p, depth, sink),
+            proto::SCTP => self.sctp(at, p, sink),
             proto::TCP => self.tcp(at, p, sink),
             proto::ICMP | proto::ICMPV6 => self.stats.icmp_skipped += 1,
             proto::IPIP => {
@@ -393,6 +405,68 @@ impl Decoder {
         self.l3(at, l3, depth, sink);
     }
 
+    /// SCTP: each DATA chunk holding a whole user message is one message;
+    /// fragments are put back together per stream (see [`sctp`]).
+    fn sctp(&mut self, at: &At, p: Payload<'_>, sink: &mut dyn FnMut(NetEvent<'_>)) {
+        let Some((sport, dport, chunks)) = sctp::header(p.data) else {
+            let (kind, message) = if p.claimed < 12 {
+                (
+                    ProblemKind::Corrupt,
+                    "malformed SCTP header (IP payload below 12 bytes)",
+                )
+            } else {
+                (ProblemKind::Truncated, "frame ends inside the SCTP header")
+            };
+            return self.problem(at, kind, message.to_string(), sink);
+        };
+        let flow = FlowKey {
+            src: SocketAddr::new(p.src, sport),
+            dst: SocketAddr::new(p.dst, dport),
+        };
+        let mut found: Vec<DataChunk<'_>> = Vec::new();
+        if sctp::data_chunks(chunks, &mut found).is_err() {
+            let message = if p.data.len() < p.claimed {
+                "SCTP packet cut short by the capture; its last chunk is not delivered"
+            } else {
+                "malformed SCTP chunk length; the chunks after it are skipped"
+            };
+            let kind = if p.data.len() < p.claimed {
+                ProblemKind::Truncated
+            } else {
+                ProblemKind::Corrupt
+            };
+            self.problem(at, kind, message.to_string(), sink);
+        }
+        self.stats.sctp_chunks += found.len() as u64;
+        for c in found {
+            if c.begin && c.end {
+                sink(NetEvent::Datagram {
+                    frame: at.frame,
+                    time: at.time,
+                    flow,
+                    transport: Transport::Sctp,
+                    data: c.data,
+                });
+                continue;
+            }
+            match self.sctp.push(flow, &c, at.frame) {
+                sctp::Fragment::Pending => {}
+                sctp::Fragment::Complete(bytes) => sink(NetEvent::Datagram {
+                    frame: at.frame,
+                    time: at.time,
+                    flow,
+                    transport: Transport::Sctp,
+                    data: &bytes,
+                }),
+                sctp::Fragment::Dropped { first_frame, why } => {
+                    let message =
+                        format!("SCTP message begun at frame {first_frame} dropped: {why}");
+                    self.problem(at, ProblemKind::Fragment, message, sink);
+                }
+            }
+        }
+    }
+
     fn udp(&mut self, at: &At, p: Payload<'_>, depth: u8, sink: &mut dyn FnMut(NetEvent<'_>)) {
         let Some(&[s0, s1, d0, d1, l0, l1, _, _]) = p.data.get(..8) else {
             let (kind, message) = if p.claimed < 8 {
@@ -460,6 +534,7 @@ impl Decoder {
         sink(NetEvent::Datagram {
             frame: at.frame,
             time: at.time,
+            transport: Transport::Udp,
             flow: FlowKey {
                 src: SocketAddr::new(p.src, sport),
                 dst: SocketAddr::new(p.dst, dport),

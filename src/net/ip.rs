@@ -18,6 +18,7 @@ pub(crate) mod proto {
     pub const ROUTING: u8 = 43;
     pub const FRAGMENT: u8 = 44;
     pub const GRE: u8 = 47;
+    pub const SCTP: u8 = 132;
     pub const AH: u8 = 51;
     pub const ICMPV6: u8 = 58;
     pub const DEST_OPTS: u8 = 60;

@@ -12,14 +12,15 @@
 //! tunnel.rs  GRE (v0, v1/PPTP, ERSPAN), VXLAN, GTP-U   → inner frame/packet
 //! defrag.rs  IP fragment reassembly (time and memory bounded)
 //! tcp.rs     TCP reassembly per direction (gaps, overlaps, wrap-around)
+//! sctp.rs    SCTP DATA chunks → user messages (fragments put back together)
 //! ranges.rs  which bytes of a reassembly buffer are present (shared)
 //! timers.rs  capture-time deadlines in a FIFO (constant-time expiry)
 //! decoder.rs the driver tying them together
 //! ```
 //!
 //! What is skipped on purpose: ICMP and ICMPv6 packets whole (an error
-//! message quotes the datagram that caused it; that is not traffic), ESP,
-//! SCTP and other protocols (counted in [`NetStats`]).
+//! message quotes the datagram that caused it; that is not traffic), ESP
+//! and other protocols (counted in [`NetStats`]).
 //!
 //! # Why hand-written parsers and not etherparse
 //!
@@ -56,6 +57,7 @@ mod defrag;
 mod ip;
 mod link;
 mod ranges;
+mod sctp;
 mod tcp;
 mod timers;
 mod tunnel;
@@ -84,14 +86,17 @@ pub enum Transport {
     Udp,
     /// TCP: a byte stream per direction.
     Tcp,
+    /// SCTP: one user message is one payload (RFC 4168: one SIP message).
+    Sctp,
 }
 
 impl Transport {
-    /// Lower-case name, as in the JSON report (`"udp"`, `"tcp"`).
+    /// Lower-case name, as in the JSON report (`"udp"`, `"tcp"`, `"sctp"`).
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Udp => "udp",
             Transport::Tcp => "tcp",
+            Transport::Sctp => "sctp",
         }
     }
 }
@@ -113,6 +118,8 @@ pub enum NetEvent<'a> {
         frame: u64,
         time: Timestamp,
         flow: FlowKey,
+        /// UDP, or SCTP for an SCTP user message.
+        transport: Transport,
         data: &'a [u8],
     },
     /// The next in-order bytes of one TCP direction, delivered at `frame`

@@ -171,10 +171,11 @@ impl Extractor {
                 frame,
                 time,
                 flow,
+                transport,
                 data,
             } => {
                 self.expire(time, sink);
-                self.datagram(frame, time, flow, data, sink);
+                self.datagram(frame, time, flow, transport, data, sink);
             }
             NetEvent::Stream {
                 frame,
@@ -211,6 +212,7 @@ impl Extractor {
         frame: u64,
         time: Timestamp,
         flow: FlowKey,
+        transport: Transport,
         data: &[u8],
         sink: &mut dyn FnMut(SipEvent<'_>),
     ) {
@@ -223,7 +225,7 @@ impl Extractor {
                     frame,
                     time,
                     flow,
-                    transport: Transport::Udp,
+                    transport,
                     msg,
                 });
             }
@@ -232,7 +234,8 @@ impl Extractor {
                 ProblemKind::MalformedSip,
                 frame,
                 format!(
-                    "UDP payload is not a valid SIP message: {e}: '{}'",
+                    "{} payload is not a valid SIP message: {e}: '{}'",
+                    transport.as_str().to_uppercase(),
                     first_line(data)
                 ),
             ))),
