@@ -110,7 +110,7 @@ impl<W: Write, E: Write> Sink for MessageTable<W, E> {
         };
         writeln!(
             self.out,
-            "{:>7}  {:<time$}  {:<47}  {:<4} {:<44}  {:<28}  CSeq",
+            "{:>7}  {:<time$}  {:<47}  {:<5} {:<44}  {:<28}  CSeq",
             "Frame", "Time", "Source → Destination", "Proto", "Summary", "Call-ID"
         )?;
         self.header_done = true;
@@ -135,7 +135,7 @@ impl<W: Write, E: Write> Sink for MessageTable<W, E> {
             .unwrap_or_default();
         writeln!(
             self.out,
-            "{:>7}  {:<width$}  {}  {:<4} {}  {}  {}",
+            "{:>7}  {:<width$}  {}  {:<5} {}  {}  {}",
             m.frame,
             time,
             fit(&ends, 47),
