@@ -131,7 +131,12 @@ pub struct InstanceReport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Key {
     CallId(u64),
-    Uri(u64),
+    /// A Request-URI (canonical fingerprint) awaited in a request of this
+    /// method (fingerprint): the lookup is made only for such methods.
+    Uri {
+        uri: u64,
+        method: u64,
+    },
     Src(IpAddr),
 }
 
@@ -163,8 +168,14 @@ pub struct Checker<'r> {
     /// depth: step 1, and the hops that forward it (`same-transaction`
     /// chains from step 1), for captures that lack the first hop.
     entries: Vec<Vec<(usize, usize)>>,
-    /// How many Request-URI keys the index holds (none: skip that lookup).
-    uri_keys: usize,
+    /// Methods (fingerprints) with Request-URI keys in the index, and how
+    /// many: a request of another method skips that lookup.
+    uri_methods: HashMap<u64, usize>,
+    /// How many sender keys the index holds (none: skip that lookup).
+    src_keys: usize,
+    /// Scratch for the keys an instance wants.
+    wanted: Vec<Option<Key>>,
+    anchors: Vec<u64>,
     /// Scratch space reused for every message.
     candidates: Vec<u64>,
     touched: Vec<u64>,
@@ -184,7 +195,10 @@ impl<'r> Checker<'r> {
             groups: HashMap::default(),
             preset: rules.iter().map(|r| vec![None; r.roles.len()]).collect(),
             entries: rules.iter().map(entry_steps).collect(),
-            uri_keys: 0,
+            uri_methods: HashMap::default(),
+            src_keys: 0,
+            wanted: Vec::new(),
+            anchors: Vec::new(),
             candidates: Vec::new(),
             touched: Vec::new(),
             peak_open: 0,
@@ -220,11 +234,15 @@ impl<'r> Checker<'r> {
             }
         };
         gather(&self.index, Key::CallId(msg.call_key));
-        gather(&self.index, Key::Src(msg.src.ip()));
-        if self.uri_keys > 0
+        if self.src_keys > 0 {
+            gather(&self.index, Key::Src(msg.src.ip()));
+        }
+        if let Some(method) = msg.method.map(hash_str)
+            && self.uri_methods.contains_key(&method)
             && let Some(ruri) = msg.sip.request_uri_str()
         {
-            gather(&self.index, Key::Uri(uri::canonical_hash(ruri)));
+            let uri = uri::canonical_hash(ruri);
+            gather(&self.index, Key::Uri { uri, method });
         }
         candidates.extend_from_slice(&self.scan);
         candidates.sort_unstable();
@@ -288,7 +306,10 @@ impl<'r> Checker<'r> {
             inst.armed_at = Some(inst.deadline_ns);
             self.timers.push(Reverse((inst.deadline_ns, id)));
         }
-        for key in wanted_keys(inst, rule) {
+        let mut wanted = std::mem::take(&mut self.wanted);
+        let mut anchors = std::mem::take(&mut self.anchors);
+        wanted_keys(inst, rule, &mut wanted, &mut anchors);
+        for &key in &wanted {
             match key {
                 None => {
                     if !inst.in_scan {
@@ -300,13 +321,19 @@ impl<'r> Checker<'r> {
                     if !inst.keys.contains(&k) {
                         inst.keys.push(k);
                         self.index.entry(k).or_default().push(id);
-                        if matches!(k, Key::Uri(_)) {
-                            self.uri_keys += 1;
+                        match k {
+                            Key::Uri { method, .. } => {
+                                *self.uri_methods.entry(method).or_default() += 1
+                            }
+                            Key::Src(_) => self.src_keys += 1,
+                            Key::CallId(_) => {}
                         }
                     }
                 }
             }
         }
+        self.wanted = wanted;
+        self.anchors = anchors;
     }
 
     fn settle(&mut self, id: u64, trace: &Tracker, out: &mut dyn FnMut(InstanceReport)) {
@@ -314,8 +341,17 @@ impl<'r> Checker<'r> {
             return;
         };
         for k in &inst.keys {
-            if matches!(k, Key::Uri(_)) {
-                self.uri_keys -= 1;
+            match k {
+                Key::Uri { method, .. } => {
+                    if let Some(n) = self.uri_methods.get_mut(method) {
+                        *n -= 1;
+                        if *n == 0 {
+                            self.uri_methods.remove(method);
+                        }
+                    }
+                }
+                Key::Src(_) => self.src_keys -= 1,
+                Key::CallId(_) => {}
             }
             if let Some(v) = self.index.get_mut(k) {
                 v.retain(|&x| x != id);
@@ -401,9 +437,9 @@ fn entry_steps(rule: &Rule) -> Vec<(usize, usize)> {
 
 /// The index keys under which an instance's pending steps can be found
 /// (`None`: only by scanning).
-fn wanted_keys(inst: &Instance, rule: &Rule) -> Vec<Option<Key>> {
-    let mut keys = vec![Some(Key::CallId(hash_str(inst.trigger_call_id())))];
-    let mut anchors = Vec::new();
+fn wanted_keys(inst: &Instance, rule: &Rule, keys: &mut Vec<Option<Key>>, anchors: &mut Vec<u64>) {
+    keys.clear();
+    keys.push(Some(Key::CallId(hash_str(inst.trigger_call_id()))));
     for (idx, step) in rule.steps.iter().enumerate() {
         if !inst.pending(rule, idx) {
             continue;
@@ -412,7 +448,7 @@ fn wanted_keys(inst: &Instance, rule: &Rule) -> Vec<Option<Key>> {
             // A related step is found by the Call-ID of the nearest seen
             // step behind it; until there is one, it cannot match at all.
             anchors.clear();
-            inst.anchor_call_ids(rule, idx, &mut anchors);
+            inst.anchor_call_ids(rule, idx, anchors);
             keys.extend(anchors.iter().map(|&c| Some(Key::CallId(c))));
             continue;
         }
@@ -425,8 +461,15 @@ fn wanted_keys(inst: &Instance, rule: &Rule) -> Vec<Option<Key>> {
                 } if path.base == crate::rules::ast::Base::RequestUri
                     && path.accessors.is_empty() =>
                 {
-                    if let Some(Some(value)) = inst.vars.get(*v) {
-                        keys.push(Some(Key::Uri(uri::canonical_hash(value))));
+                    if let (
+                        Some(Some(value)),
+                        crate::rules::ast::MessagePattern::Request { method },
+                    ) = (inst.vars.get(*v), &step.message)
+                    {
+                        keys.push(Some(Key::Uri {
+                            uri: uri::canonical_hash(value),
+                            method: hash_str(method),
+                        }));
                         found = true;
                     }
                 }
@@ -448,5 +491,4 @@ fn wanted_keys(inst: &Instance, rule: &Rule) -> Vec<Option<Key>> {
             }
         }
     }
-    keys
 }
