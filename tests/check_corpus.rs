@@ -3,28 +3,12 @@
 //! writes only well-formed JSON lines with a final summary, and exits 0, 1
 //! or 2 (2 only for files it cannot read as captures).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
-
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            files_under(&p, out);
-        } else if !matches!(
-            p.extension().and_then(|e| e.to_str()),
-            Some("md" | "tsv" | "txt" | "dat")
-        ) {
-            out.push(p);
-        }
-    }
-}
 
 #[test]
 fn check_reads_every_corpus_capture_without_panicking() {
@@ -32,8 +16,7 @@ fn check_reads_every_corpus_capture_without_panicking() {
         eprintln!("NOT RUN: set SIPFLOW_CORPUS to the external corpus (../shared/corpus)");
         return;
     };
-    let mut files = Vec::new();
-    files_under(&corpus, &mut files);
+    let files = common::capture_files(&corpus);
     assert!(files.len() > 100, "only {} files", files.len());
     for f in &files {
         let out = Command::new(env!("CARGO_BIN_EXE_sipflow"))

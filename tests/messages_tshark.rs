@@ -7,6 +7,8 @@
 //! Where sipflow deliberately differs, the difference is listed below with
 //! the file and the reason; nothing is skipped silently.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -63,24 +65,6 @@ fn have_tshark() -> bool {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success())
-}
-
-fn captures_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            captures_under(&p, out);
-        } else if !matches!(
-            p.extension().and_then(|e| e.to_str()),
-            Some("md" | "tsv" | "txt" | "dat")
-        ) {
-            out.push(p);
-        }
-    }
 }
 
 /// tshark's messages, or None when tshark cannot read the file.
@@ -202,8 +186,7 @@ fn compare(name: &str, ours: &[Entry], theirs: &[Entry]) -> Result<(), String> {
 }
 
 fn check_tree(root: &Path, label: &str) -> (usize, Vec<String>) {
-    let mut files = Vec::new();
-    captures_under(root, &mut files);
+    let files = common::capture_files(root);
     let mut failures = Vec::new();
     let mut compared = 0;
     for path in files {
