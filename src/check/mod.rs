@@ -179,8 +179,6 @@ pub struct Checker<'r> {
     /// Scratch space reused for every message.
     candidates: Vec<u64>,
     touched: Vec<u64>,
-    /// The most instances ever open at once.
-    pub peak_open: usize,
 }
 
 impl<'r> Checker<'r> {
@@ -201,7 +199,6 @@ impl<'r> Checker<'r> {
             anchors: Vec::new(),
             candidates: Vec::new(),
             touched: Vec::new(),
-            peak_open: 0,
         }
     }
 
@@ -283,7 +280,6 @@ impl<'r> Checker<'r> {
                 }
             }
         }
-        self.peak_open = self.peak_open.max(self.instances.len());
         for &id in &touched {
             self.after_change(id, trace, out);
         }
@@ -411,11 +407,6 @@ impl<'r> Checker<'r> {
             self.settle(id, trace, out);
         }
         self.timers.clear();
-    }
-
-    /// Instances still open.
-    pub fn open_instances(&self) -> usize {
-        self.instances.len()
     }
 }
 

@@ -74,8 +74,3 @@ pub fn epoch_seconds(t: Timestamp) -> String {
     }
     format!("{}.{:09}", t.secs, t.nanos)
 }
-
-/// An endpoint as the report writes it: `10.0.0.1:5060`, `[2001:db8::1]:5060`.
-pub fn endpoint(a: &SocketAddr) -> String {
-    a.to_string()
-}

@@ -661,10 +661,6 @@ fn parse_clauses<'a>(
     }
 }
 
-fn path_word(i: &str) -> PResult<'_, &str> {
-    take_while1(|c: char| is_name_char(c) || c == '.')(i)
-}
-
 fn paren_arg(i: &str) -> PResult<'_, &str> {
     let (rest, _) = tag("(")(i)?;
     let (rest, arg) = take_while1(|c: char| c != ')' && c != ' ')(rest)?;
@@ -707,7 +703,6 @@ fn parse_path(line: &mut Line<'_>) -> Result<SyntaxPath, Diagnostic> {
     }
     let span = line.span_from(start);
     let text = start[..start.len() - line.rest.len()].to_string();
-    let _ = path_word;
     Ok(SyntaxPath {
         base,
         base_arg,
