@@ -2,7 +2,7 @@
 //! resynchronisation, bad lengths, garbage, bounded buffering.
 
 use sipflow::problem::ProblemKind;
-use sipflow::sip::{Framed, StreamFramer};
+use sipflow::sip::{Framed, Parser, StreamFramer};
 
 const INVITE: &[u8] = b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n\
 Via: SIP/2.0/TCP client.atlanta.example.com:5060;branch=z9hG4bK74bf9\r\n\
@@ -63,8 +63,9 @@ struct Out {
 }
 
 fn feed(f: &mut StreamFramer, out: &mut Out, data: &[u8], gap: bool) {
-    f.push(data, gap, &mut |ev| match ev {
-        Framed::Message(m) => out.messages.push(m.to_vec()),
+    let mut parser = Parser::new();
+    f.push(data, gap, &mut parser, &mut |ev| match ev {
+        Framed::Message(m) => out.messages.push(m.as_bytes().to_vec()),
         Framed::Problem(k, t) => out.problems.push((k, t)),
     });
 }

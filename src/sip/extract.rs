@@ -275,9 +275,9 @@ impl Extractor {
             StreamFramer::new(max_message)
         });
         let before = f.framer.buffered();
-        f.framer.push(data, gap, &mut |framed| match framed {
-            Framed::Message(bytes) => match parser.parse(bytes) {
-                Ok(msg) => {
+        f.framer
+            .push(data, gap, parser, &mut |framed| match framed {
+                Framed::Message(msg) => {
                     if let Some(p) = anomaly_problem(&msg, frame, TCP_REPORTED) {
                         sink(SipEvent::Problem(p));
                     }
@@ -289,16 +289,10 @@ impl Extractor {
                         msg,
                     });
                 }
-                Err(e) => sink(SipEvent::Problem(Problem::at_frame(
-                    ProblemKind::MalformedSip,
-                    frame,
-                    format!("TCP message is not a valid SIP message: {e}"),
-                ))),
-            },
-            Framed::Problem(kind, text) => {
-                sink(SipEvent::Problem(Problem::at_frame(kind, frame, text)))
-            }
-        });
+                Framed::Problem(kind, text) => {
+                    sink(SipEvent::Problem(Problem::at_frame(kind, frame, text)))
+                }
+            });
         *buffered = buffered.saturating_sub(before) + f.framer.buffered();
         while self.buffered > self.config.max_buffered {
             let Some(old) = self.flows.pop_oldest() else {

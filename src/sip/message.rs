@@ -68,6 +68,74 @@ impl Parser {
     }
 }
 
+/// The header section at the front of a stream's pending bytes, indexed
+/// once: the framer reads its Content-Length and plausibility from this
+/// index, and the framed message keeps it (nothing is scanned twice).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Head {
+    layout: Layout,
+    /// Bytes from the data's start to the end of the empty line.
+    pub(crate) len: usize,
+    /// A Call-ID or CSeq header is present and every header line is
+    /// `token: value`.
+    pub(crate) plausible: bool,
+}
+
+impl Head {
+    /// Content-Length as a stream reads it: `Err(true)` when it is not a
+    /// number, `Err(false)` when it is missing, `Ok((n, conflict))` else
+    /// (the first value when several disagree).
+    pub(crate) fn length(&self) -> Result<(u32, bool), bool> {
+        let a = self.layout.anomalies;
+        if a.contains(Anomalies::BAD_CONTENT_LENGTH) {
+            return Err(true);
+        }
+        match self.layout.content_length {
+            Some(n) => Ok((n, a.contains(Anomalies::CONFLICTING_CONTENT_LENGTH))),
+            None => Err(false),
+        }
+    }
+}
+
+impl Parser {
+    /// Indexes the message that begins `data` (a stream's pending bytes,
+    /// which may hold more messages or end inside this one) up to the end
+    /// of its header section. `Ok(None)`: the section is not complete yet.
+    pub(crate) fn parse_head(&mut self, data: &[u8]) -> Result<Option<Head>, ParseError> {
+        self.entries.clear();
+        let layout = index(data, &mut self.entries)?;
+        let len = layout.body.0 as usize;
+        let complete = !layout.anomalies.contains(Anomalies::NO_EMPTY_LINE)
+            && len <= data.len()
+            && len > 0
+            && data[len - 1] == b'\n';
+        if !complete {
+            return Ok(None);
+        }
+        let plausible = !layout.anomalies.contains(Anomalies::BAD_HEADER_LINE)
+            && self
+                .entries
+                .iter()
+                .any(|e| matches!(e.kind, HeaderKind::CallId | HeaderKind::CSeq));
+        Ok(Some(Head {
+            layout,
+            len,
+            plausible,
+        }))
+    }
+
+    /// The message `data[..total]` whose header section the last
+    /// [`Parser::parse_head`] indexed as `head`: its body is what follows
+    /// the empty line up to `total`, as a stream's framing decided.
+    pub(crate) fn framed<'a>(&'a self, data: &'a [u8], head: Head, total: usize) -> Message<'a> {
+        let mut layout = head.layout;
+        let total = total.clamp(head.len, data.len());
+        layout.body.1 = total as u32;
+        layout.anomalies = layout.anomalies.without(Anomalies::BODY_TRUNCATED);
+        Message::new(&data[..total], layout, Cow::Borrowed(&self.entries))
+    }
+}
+
 /// Parses one message, allocating its header index. For a loop over many
 /// messages use a [`Parser`], which reuses that allocation.
 pub fn parse(data: &[u8]) -> Result<Message<'_>, ParseError> {
