@@ -152,6 +152,31 @@ pub(crate) fn parse_len(s: &[u8]) -> Option<u32> {
     Some(parse_u32(s).unwrap_or(u32::MAX))
 }
 
+/// A method name as `&str`: the standard methods (as written, upper
+/// case) without a UTF-8 check, which costs more than the compare on the
+/// hot path; any other token through [`as_str`].
+#[inline]
+pub(crate) fn method_str(s: &[u8]) -> Option<&str> {
+    let known: &'static str = match s {
+        b"INVITE" => "INVITE",
+        b"ACK" => "ACK",
+        b"BYE" => "BYE",
+        b"CANCEL" => "CANCEL",
+        b"OPTIONS" => "OPTIONS",
+        b"REGISTER" => "REGISTER",
+        b"PRACK" => "PRACK",
+        b"SUBSCRIBE" => "SUBSCRIBE",
+        b"NOTIFY" => "NOTIFY",
+        b"PUBLISH" => "PUBLISH",
+        b"INFO" => "INFO",
+        b"REFER" => "REFER",
+        b"MESSAGE" => "MESSAGE",
+        b"UPDATE" => "UPDATE",
+        _ => return as_str(s),
+    };
+    Some(known)
+}
+
 /// Bytes as `&str` when they are valid UTF-8.
 #[inline]
 pub(crate) fn as_str(s: &[u8]) -> Option<&str> {
@@ -181,6 +206,14 @@ mod tests {
         let s = br#""J Rosenberg \\\""  <x>"#;
         assert_eq!(quoted_end(s), 18);
         assert_eq!(quoted_end(b"\"open"), 5);
+    }
+
+    #[test]
+    fn methods_known_and_unknown() {
+        assert_eq!(method_str(b"INVITE"), Some("INVITE"));
+        assert_eq!(method_str(b"invite"), Some("invite"));
+        assert_eq!(method_str(b"NEWMETHOD"), Some("NEWMETHOD"));
+        assert_eq!(method_str(b"BY\xff"), None);
     }
 
     #[test]

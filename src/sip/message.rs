@@ -7,7 +7,7 @@ use super::addr::NameAddr;
 use super::anomalies::Anomalies;
 use super::detect::{self, Start, StartError};
 use super::headers::{Entry, Header, HeaderKind, HeaderValue};
-use super::lex::{as_str, is_lws, is_token_char, parse_len, trim, trim_end};
+use super::lex::{as_str, is_lws, is_token_char, method_str, parse_len, trim, trim_end};
 use super::uri::Uri;
 use super::values::{CSeq, ContentType, Event, SubscriptionState, Via};
 
@@ -341,7 +341,7 @@ impl<'a> Message<'a> {
     /// case-sensitive and unknown ones are kept); `None` for a response.
     pub fn method(&self) -> Option<&'a str> {
         match self.layout.start {
-            Start::Request { method, .. } => as_str(self.span(method)),
+            Start::Request { method, .. } => method_str(self.span(method)),
             Start::Response { .. } => None,
         }
     }
@@ -446,6 +446,13 @@ impl<'a> Message<'a> {
         } else {
             Some(h.value())
         }
+    }
+
+    /// The whole value of the first header line of this kind, as written
+    /// (every comma-joined value): for cheap tests before a full parse.
+    pub fn raw_header(&self, kind: HeaderKind) -> Option<&'a [u8]> {
+        let e = self.headers.iter().find(|e| e.kind == kind)?;
+        Some(Header::new(self.data, e).value().as_bytes())
     }
 
     /// The first value of header `name` (long or compact name, any case):

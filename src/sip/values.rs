@@ -2,7 +2,7 @@
 //! Subscription-State, Content-Type. Each is a zero-copy view; white space
 //! (folded line breaks included) is allowed wherever RFC 3261 allows LWS.
 
-use super::lex::{as_str, is_lws, is_token_char, parse_u32, trim, trim_start};
+use super::lex::{as_str, is_lws, is_token_char, method_str, parse_u32, trim, trim_start};
 use super::params::{Param, Params};
 
 /// Splits a leading token off `s` (after white space); returns the token
@@ -45,7 +45,7 @@ impl<'a> CSeq<'a> {
         }
         Some(CSeq {
             number,
-            method: as_str(method)?,
+            method: method_str(method)?,
         })
     }
 }

@@ -66,21 +66,47 @@ fn contact_of<'a>(msg: &Msg<'a>) -> Option<(&'a str, bool)> {
     Some((na.uri_str()?, na.param("isfocus").is_some()))
 }
 
+/// Can the Contact carry `;isfocus`? A byte scan that rules out most
+/// messages before the Contact is parsed.
+fn may_be_focus(msg: &Msg<'_>) -> bool {
+    const NEEDLE: &[u8] = b"isfocus";
+    msg.sip
+        .raw_header(crate::sip::HeaderKind::Contact)
+        .is_some_and(|v| {
+            v.windows(NEEDLE.len())
+                .any(|w| w.eq_ignore_ascii_case(NEEDLE))
+        })
+}
+
+fn is(method: &str, name: &str) -> bool {
+    method == name || method.eq_ignore_ascii_case(name)
+}
+
 impl FocusRegistry {
     pub(super) fn observe(&mut self, msg: &Msg<'_>) {
-        let is_invite = msg.cseq_method.eq_ignore_ascii_case("INVITE");
+        let call = msg.call_key;
         match (msg.method, msg.status) {
-            (Some(m), _) if m.eq_ignore_ascii_case("INVITE") => {
+            (Some(m), _) if is(m, "INVITE") => {
+                if !may_be_focus(msg) {
+                    // A later hop of an INVITE already waiting changes
+                    // nothing; a first one waits for its final response.
+                    if let std::collections::hash_map::Entry::Vacant(e) = self.invites.entry(call)
+                        && let Some((contact, _)) = contact_of(msg)
+                    {
+                        e.insert((contact.into(), msg.time));
+                        self.invite_order.push_back((msg.time, call));
+                    }
+                    return;
+                }
                 let Some((contact, isfocus)) = contact_of(msg) else {
                     return;
                 };
-                let call = msg.call_key;
                 if isfocus {
                     // The focus invites a participant: the participant is
                     // the Request-URI until its 2xx names its Contact.
                     let target = msg.sip.request_uri_str().unwrap_or_default();
-                    self.add_dialog(contact, call, target, msg.time);
-                    self.deliver(contact, msg.dst.ip());
+                    let key = self.add_dialog(contact, call, target, msg.time);
+                    self.deliver(key, msg.dst.ip());
                 } else if let std::collections::hash_map::Entry::Vacant(e) =
                     self.invites.entry(call)
                 {
@@ -88,35 +114,50 @@ impl FocusRegistry {
                     self.invite_order.push_back((msg.time, call));
                 }
             }
-            (Some(m), _) if m.eq_ignore_ascii_case("BYE") => {
-                let call = msg.call_key;
+            (Some(m), _) if is(m, "BYE") => {
                 if self.dialog_focus.contains_key(&call) {
                     self.ended.push_back((msg.time, call));
                 }
             }
-            (None, Some(status)) if is_invite && status >= 300 => {
-                // A failed INVITE makes no dialog: stop waiting for its 2xx.
-                self.invites.remove(&msg.call_key);
-            }
-            (None, Some(status)) if is_invite && (200..300).contains(&status) => {
+            (None, Some(status)) if status >= 200 && is(msg.cseq_method, "INVITE") => {
+                if status >= 300 {
+                    // A failed INVITE makes no dialog: stop waiting for its 2xx.
+                    self.invites.remove(&call);
+                    return;
+                }
                 // The first 2xx hop seen pairs the INVITE; the others (the
                 // same 2xx proxied) find the dialog by its Call-ID.
-                let call = msg.call_key;
                 let invite_contact = self.invites.remove(&call).map(|(c, _)| c);
-                let Some((contact, isfocus)) = contact_of(msg) else {
-                    return;
-                };
-                if isfocus {
-                    let participant = invite_contact.as_deref().unwrap_or_default();
-                    self.add_dialog(contact, call, participant, msg.time);
-                    self.deliver(contact, msg.dst.ip());
-                } else if let Some(&key) = self.dialog_focus.get(&call) {
+                let known = self.dialog_focus.get(&call).copied();
+                if may_be_focus(msg) {
+                    let Some((contact, isfocus)) = contact_of(msg) else {
+                        return;
+                    };
+                    if isfocus {
+                        let key = match (known, invite_contact.as_deref()) {
+                            // A later hop of the focus's 2xx.
+                            (Some(key), None) => key,
+                            (_, participant) => self.add_dialog(
+                                contact,
+                                call,
+                                participant.unwrap_or_default(),
+                                msg.time,
+                            ),
+                        };
+                        self.deliver(key, msg.dst.ip());
+                        return;
+                    }
+                }
+                if let Some(key) = known
+                    && let Some((contact, _)) = contact_of(msg)
+                {
                     // The participant answered the focus's INVITE: its
                     // Contact is the remote target.
                     if let Some(d) = self
                         .by_uri
                         .get_mut(&key)
                         .and_then(|f| f.dialogs.iter_mut().find(|d| d.call_id == call))
+                        && *d.participant != *contact
                     {
                         d.participant = contact.into();
                     }
@@ -126,12 +167,19 @@ impl FocusRegistry {
         }
     }
 
-    fn add_dialog(&mut self, focus_uri: &str, call: u64, participant: &str, time: Timestamp) {
+    /// Records a focus dialog; returns the focus URI's fingerprint.
+    fn add_dialog(
+        &mut self,
+        focus_uri: &str,
+        call: u64,
+        participant: &str,
+        time: Timestamp,
+    ) -> u64 {
         let key = canonical_hash(focus_uri);
         let focus = self.by_uri.entry(key).or_default();
         match focus.dialogs.iter_mut().find(|d| d.call_id == call) {
             Some(d) => {
-                if !participant.is_empty() {
+                if !participant.is_empty() && *d.participant != *participant {
                     d.participant = participant.into();
                 }
             }
@@ -144,10 +192,11 @@ impl FocusRegistry {
             }
         }
         self.dialog_focus.insert(call, key);
+        key
     }
 
-    fn deliver(&mut self, focus_uri: &str, node: IpAddr) {
-        let focus = self.by_uri.entry(canonical_hash(focus_uri)).or_default();
+    fn deliver(&mut self, key: u64, node: IpAddr) {
+        let focus = self.by_uri.entry(key).or_default();
         if !focus.delivered_to.contains(&node) {
             focus.delivered_to.push(node);
         }
