@@ -114,10 +114,8 @@ impl FocusRegistry {
                     self.invite_order.push_back((msg.time, call));
                 }
             }
-            (Some(m), _) if is(m, "BYE") => {
-                if self.dialog_focus.contains_key(&call) {
-                    self.ended.push_back((msg.time, call));
-                }
+            (Some(m), _) if is(m, "BYE") && self.dialog_focus.contains_key(&call) => {
+                self.ended.push_back((msg.time, call));
             }
             (None, Some(status)) if status >= 200 && is(msg.cseq_method, "INVITE") => {
                 if status >= 300 {
