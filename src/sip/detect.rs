@@ -146,7 +146,9 @@ fn status_line(line: &[u8], at: usize) -> Result<Start, StartError> {
     }
     // RFC 3261 25.1 Reason-Phrase: no control characters but HT (tshark
     // does not take a status line holding NUL as SIP either).
-    if tail.iter().any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f) {
+    if tail.iter().fold(false, |bad, &c| {
+        bad | ((c < 0x20) & (c != b'\t')) | (c == 0x7f)
+    }) {
         return Err(StartError::Malformed(
             "reason phrase holds control characters",
         ));
@@ -193,14 +195,19 @@ fn request_line(line: &[u8], at: usize) -> Result<Start, StartError> {
     }
     let uri_end = line.len() - 8;
     let uri = line.get(sp + 1..uri_end).unwrap_or_default();
-    if uri.is_empty() || uri.iter().any(|&c| c == b' ' || c == b'\t') {
-        return Err(malformed(
-            "request line parts are not separated by single spaces",
-        ));
-    }
-    // Bytes above 0x7f are tolerated here (tshark shows such a request;
-    // `Message::request_uri_str` then reads as absent).
-    if uri.iter().any(|&c| c < 0x21 || c == 0x7f) {
+    // One branch-free pass over the URI for the common case; which rule
+    // broke is worked out only on failure. Bytes above 0x7f are tolerated
+    // (tshark shows such a request; `Message::request_uri_str` then reads
+    // as absent).
+    let odd = uri
+        .iter()
+        .fold(false, |odd, &c| odd | (c < 0x21) | (c == 0x7f));
+    if uri.is_empty() || odd {
+        if uri.is_empty() || uri.iter().any(|&c| c == b' ' || c == b'\t') {
+            return Err(malformed(
+                "request line parts are not separated by single spaces",
+            ));
+        }
         return Err(malformed("Request-URI holds control characters"));
     }
     if memchr::memchr(b':', uri).is_none() {

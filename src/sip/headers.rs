@@ -183,6 +183,33 @@ const fn compact_table() -> [HeaderKind; 26] {
 
 static COMPACT: [HeaderKind; 26] = compact_table();
 
+/// The table slot of a name's shape: length (below 32), and the low five
+/// bits of its first and last bytes (which tell letters apart whatever
+/// their case).
+#[inline]
+const fn shape(len: usize, first: u8, last: u8) -> usize {
+    ((len & 31) << 10) | (((first & 31) as usize) << 5) | (last & 31) as usize
+}
+
+/// Shape → 1 + index in `KNOWN` of the one long name of that shape (0:
+/// none). Every long name has its own shape (checked when the table is
+/// built), so a lookup is one load and one compare.
+const fn shape_table() -> [u8; 32 * 32 * 32] {
+    let mut t = [0u8; 32 * 32 * 32];
+    let mut i = 0;
+    while i < KNOWN.len() {
+        let name = KNOWN[i].1.as_bytes();
+        assert!(name.len() > 1 && name.len() < 32);
+        let at = shape(name.len(), name[0], name[name.len() - 1]);
+        assert!(t[at] == 0, "two header names share a shape");
+        t[at] = (i + 1) as u8;
+        i += 1;
+    }
+    t
+}
+
+static SHAPES: [u8; 32 * 32 * 32] = shape_table();
+
 /// Kind → index in `KNOWN` (`usize::MAX` for `Other`).
 const fn index_table() -> [usize; 64] {
     let mut t = [usize::MAX; 64];
@@ -219,12 +246,37 @@ const fn folded_table() -> [([u8; 24], [u8; 24]); 64] {
 
 static FOLDED: [([u8; 24], [u8; 24]); 64] = folded_table();
 
-/// The `i`-th little-endian 64-bit word of a 24-byte buffer.
+/// `name` equals `lower` when case is folded at the `mask` positions;
+/// compared in two or three (overlapping) loads instead of a byte loop.
 #[inline]
-fn word(b: &[u8; 24], i: usize) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&b[i * 8..i * 8 + 8]);
-    u64::from_le_bytes(w)
+fn folded_eq(name: &[u8], lower: &[u8; 24], mask: &[u8; 24]) -> bool {
+    fn w8(b: &[u8], at: usize) -> u64 {
+        b.get(at..at + 8)
+            .and_then(|s| s.first_chunk::<8>())
+            .map_or(u64::MAX, |c| u64::from_le_bytes(*c))
+    }
+    fn w4(b: &[u8], at: usize) -> u64 {
+        b.get(at..at + 4)
+            .and_then(|s| s.first_chunk::<4>())
+            .map_or(u64::MAX, |c| u64::from(u32::from_le_bytes(*c)))
+    }
+    fn w2(b: &[u8], at: usize) -> u64 {
+        b.get(at..at + 2)
+            .and_then(|s| s.first_chunk::<2>())
+            .map_or(u64::MAX, |c| u64::from(u16::from_le_bytes(*c)))
+    }
+    let n = name.len();
+    let same = |load: fn(&[u8], usize) -> u64, at: usize| {
+        (load(name, at) | load(mask, at)) == load(lower, at)
+    };
+    match n {
+        1 => (name[0] | mask[0]) == lower[0],
+        2..=3 => same(w2, 0) && same(w2, n - 2),
+        4..=7 => same(w4, 0) && same(w4, n - 4),
+        8..=16 => same(w8, 0) && same(w8, n - 8),
+        17..=24 => same(w8, 0) && same(w8, 8) && same(w8, n - 8),
+        _ => false,
+    }
 }
 
 impl HeaderKind {
@@ -239,65 +291,24 @@ impl HeaderKind {
             };
         }
         // Length, first and last letter pick at most one candidate, so a
-        // lookup is one comparison (the unit test checks every name).
+        // lookup is one load and one comparison (the unit test checks
+        // every name).
         let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
             return K::Other;
         };
-        let kind = match (name.len(), first | 0x20, last | 0x20) {
-            (2, b't', b'o') => K::To,
-            (3, b'v', b'a') => K::Via,
-            (4, b'c', b'q') => K::CSeq,
-            (4, b'f', b'm') => K::From,
-            (4, b'd', b'e') => K::Date,
-            (4, b'p', b'h') => K::Path,
-            (5, b'e', b't') => K::Event,
-            (5, b'r', b'e') => K::Route,
-            (5, b'a', b'w') => K::Allow,
-            (6, b'a', b't') => K::Accept,
-            (6, b's', b'r') => K::Server,
-            (6, b'r', b'n') => K::Reason,
-            (7, b'c', b'd') => K::CallId,
-            (7, b'c', b't') => K::Contact,
-            (7, b'e', b's') => K::Expires,
-            (7, b's', b't') => K::Subject,
-            (7, b'r', b'e') => K::Require,
-            (7, b'w', b'g') => K::Warning,
-            (8, b'r', b'o') => K::ReferTo,
-            (8, b'i', b'y') => K::Identity,
-            (8, b'r', b's') => K::Replaces,
-            (9, b's', b'd') => K::Supported,
-            (10, b'u', b't') => K::UserAgent,
-            (11, b'r', b'y') => K::ReferredBy,
-            (11, b'r', b'r') => K::RetryAfter,
-            (11, b'u', b'd') => K::Unsupported,
-            (12, b'c', b'e') => K::ContentType,
-            (12, b'm', b's') => K::MaxForwards,
-            (12, b'r', b'e') => K::RecordRoute,
-            (12, b'a', b's') => K::AllowEvents,
-            (13, b'a', b'n') => K::Authorization,
-            (13, b'i', b'o') => K::IdentityInfo,
-            (13, b'p', b'e') => K::ProxyRequire,
-            (13, b's', b'e') => K::ServiceRoute,
-            (14, b'c', b'h') => K::ContentLength,
-            (14, b'a', b't') => K::AcceptContact,
-            (14, b'r', b't') => K::RejectContact,
-            (15, b's', b's') => K::SessionExpires,
-            (16, b'c', b'g') => K::ContentEncoding,
-            (16, b'w', b'e') => K::WwwAuthenticate,
-            (18, b's', b'e') => K::SubscriptionState,
-            (18, b'p', b'e') => K::ProxyAuthenticate,
-            (19, b'p', b'y') => K::PAssertedIdentity,
-            (19, b'r', b'n') => K::RequestDisposition,
-            (19, b'p', b'n') => K::ProxyAuthorization,
-            (20, b'p', b'y') => K::PPreferredIdentity,
-            _ => return K::Other,
+        if name.len() >= 32 {
+            return K::Other;
+        }
+        let Some(&(kind, ..)) = SHAPES[shape(name.len(), first, last)]
+            .checked_sub(1)
+            .and_then(|i| KNOWN.get(usize::from(i)))
+        else {
+            return K::Other;
         };
-        // Exact ASCII case-insensitive compare, 8 bytes at a time: OR-ing
-        // 0x20 into letter positions only folds case and nothing else.
+        // The candidate has the name's length; the bytes are compared a
+        // word at a time, with overlapping loads at the end.
         let (lower, mask) = &FOLDED[kind as usize];
-        let mut buf = [0u8; 24];
-        buf[..name.len()].copy_from_slice(name);
-        if (0..3).all(|i| (word(&buf, i) | word(mask, i)) == word(lower, i)) {
+        if folded_eq(name, lower, mask) {
             kind
         } else {
             K::Other
@@ -528,6 +539,21 @@ mod tests {
             assert_eq!(HeaderKind::of(canon.to_lowercase().as_bytes()), kind);
             if let Some(c) = compact {
                 assert_eq!(HeaderKind::of(&[c]), kind, "{canon}");
+            }
+        }
+        // Every position of every name counts: one byte changed anywhere
+        // (to anything but its other case) makes the name unknown.
+        for &(_, canon, _, _) in KNOWN {
+            let name = canon.as_bytes();
+            for i in 0..name.len() {
+                for b in [b'#', b'x', b'Q', b'0', 0x80] {
+                    if b.eq_ignore_ascii_case(&name[i]) {
+                        continue;
+                    }
+                    let mut m = name.to_vec();
+                    m[i] = b;
+                    assert_eq!(HeaderKind::of(&m), K::Other, "{canon} byte {i}");
+                }
             }
         }
         assert_eq!(K::ReferTo.compact(), Some('r'));
