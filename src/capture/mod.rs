@@ -148,6 +148,7 @@ pub struct Frame<'a> {
 
 mod decompress;
 mod detect;
+mod mmap;
 pub mod pcap;
 pub mod pcapng;
 mod source;
@@ -300,7 +301,37 @@ pub fn open(path: &Path) -> Result<CaptureReader, OpenError> {
     let name = path.display().to_string();
     let file = File::open(path)
         .map_err(|e| OpenError::new(&name, OpenErrorKind::Io, format!("cannot open: {e}")))?;
+    if let Some(map) = mmap::Map::of(&file) {
+        let bytes = map.bytes();
+        let prefix = &bytes[..bytes.len().min(PREFIX_LEN)];
+        // A plain pcap or pcapng file is parsed from the mapping; anything
+        // else (compressed, or not a capture) takes the stream path, which
+        // decompresses it or says what it is.
+        if let Some((parser, format)) = parser_for(detect::detect(prefix)) {
+            let len = bytes.len() as u64;
+            return Ok(CaptureReader {
+                name,
+                format_name: format.to_string(),
+                src: ByteSource::mapped(map),
+                parser,
+                next_number: 1,
+                raw_bytes: Arc::new(AtomicU64::new(len)),
+            });
+        }
+    }
     CaptureReader::from_reader(Box::new(file), name)
+}
+
+/// The reader for a detected capture format, with the format's name.
+fn parser_for(detected: Detected) -> Option<(Parser, &'static str)> {
+    match detected {
+        Detected::Pcap(m) => Some((
+            Parser::Pcap(PcapReader::new(m)),
+            if m.modified { "modified pcap" } else { "pcap" },
+        )),
+        Detected::Pcapng => Some((Parser::Pcapng(PcapngReader::new()), "pcapng")),
+        _ => None,
+    }
 }
 
 impl CaptureReader {
@@ -356,13 +387,8 @@ impl CaptureReader {
             }
         };
         let detected = detect::detect(&prefix);
-        let (parser, base) = match detected {
-            Detected::Pcap(m) => (
-                Parser::Pcap(PcapReader::new(m)),
-                if m.modified { "modified pcap" } else { "pcap" },
-            ),
-            Detected::Pcapng => (Parser::Pcapng(PcapngReader::new()), "pcapng"),
-            other => return Err(not_readable(&name, other, compression, &prefix)),
+        let Some((parser, base)) = parser_for(detected) else {
+            return Err(not_readable(&name, detected, compression, &prefix));
         };
         let format_name = match compression {
             Some(c) => format!("{base} ({c})"),

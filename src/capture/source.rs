@@ -14,6 +14,8 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::mmap::Map;
+
 /// Size of the read buffer a reader starts with: large enough that reads
 /// from the file are few and big, small enough to be irrelevant next to
 /// what the later stages keep.
@@ -28,10 +30,18 @@ pub const MAX_BUFFER_BYTES: usize = super::pcapng::MAX_BLOCK_BYTES + 64 * 1024;
 /// so reads from the input stay large.
 const MIN_READ_BYTES: usize = 64 * 1024;
 
+/// How far behind the consumed position a mapped file's pages are handed
+/// back (see [`Map::release`]).
+const RELEASE_LAG: usize = 4 << 20;
+
 /// A buffered, offset-tracking view of the (decompressed) capture bytes.
+///
+/// Or, for a mapped file, the same view over the mapping: nothing is read
+/// or copied, and `start..end` index the file itself.
 pub(crate) struct ByteSource {
     reader: Box<dyn Read + Send>,
     buf: Vec<u8>,
+    mapped: Option<Map>,
     start: usize,
     end: usize,
     /// Stream offset of `buf[start]`.
@@ -49,11 +59,36 @@ impl ByteSource {
         ByteSource {
             reader,
             buf,
+            mapped: None,
             start: 0,
             end: prefix.len(),
             offset: 0,
             eof: false,
             error: None,
+        }
+    }
+
+    /// A source over a whole mapped file.
+    pub(crate) fn mapped(map: Map) -> Self {
+        let end = map.bytes().len();
+        ByteSource {
+            reader: Box::new(io::empty()),
+            buf: Vec::new(),
+            mapped: Some(map),
+            start: 0,
+            end,
+            offset: 0,
+            eof: true,
+            error: None,
+        }
+    }
+
+    /// The bytes `start..end` index.
+    #[inline]
+    fn store(&self) -> &[u8] {
+        match &self.mapped {
+            Some(m) => m.bytes(),
+            None => &self.buf,
         }
     }
 
@@ -64,6 +99,9 @@ impl ByteSource {
     pub(crate) fn ensure(&mut self, n: usize) -> bool {
         if n > MAX_BUFFER_BYTES {
             return false;
+        }
+        if self.mapped.is_some() {
+            return self.end - self.start >= n;
         }
         while self.end - self.start < n {
             if self.eof || self.error.is_some() {
@@ -93,7 +131,7 @@ impl ByteSource {
     /// The bytes available now (at least what the last successful
     /// [`ByteSource::ensure`] asked for).
     pub(crate) fn peek(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
+        &self.store()[self.start..self.end]
     }
 
     /// How many bytes are available now.
@@ -106,6 +144,9 @@ impl ByteSource {
         let n = n.min(self.end - self.start);
         self.start += n;
         self.offset += n as u64;
+        if let Some(map) = &mut self.mapped {
+            map.release(self.start.saturating_sub(RELEASE_LAG));
+        }
     }
 
     /// Consumes a record of `total` available bytes and returns where its
@@ -120,7 +161,7 @@ impl ByteSource {
 
     /// The bytes of a range returned by [`ByteSource::consume_record`].
     pub(crate) fn slice(&self, range: Range<usize>) -> &[u8] {
-        self.buf.get(range).unwrap_or(&[])
+        self.store().get(range).unwrap_or(&[])
     }
 
     /// Stream offset of the first available byte.
