@@ -83,7 +83,7 @@ pub fn run(inputs: &[String], job: &Job<'_>, sink: &mut dyn Sink) -> io::Result<
                     kind,
                     frame: None,
                     offset: None,
-                    message: e.to_string(),
+                    message: e.reason().to_string(),
                 };
                 sink.problem(input, &p)?;
             }

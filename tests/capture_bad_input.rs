@@ -375,6 +375,56 @@ fn zstd_multi_frame_with_a_skippable_frame_reads_as_the_plain_file() {
     assert_eq!(got.frames, full.frames[..got.frames.len()], "{p}");
 }
 
+/// LZ4 frame format in 64 KiB blocks (so a cut leaves whole blocks before
+/// it), as `lz4 -B4` writes it.
+fn lz4(data: &[u8]) -> Vec<u8> {
+    let info = lz4_flex::frame::FrameInfo::new().block_size(lz4_flex::frame::BlockSize::Max64KB);
+    let mut enc = lz4_flex::frame::FrameEncoder::with_frame_info(info, Vec::new());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+#[test]
+fn lz4_frames_read_as_the_plain_file_and_a_cut_keeps_what_was_readable() {
+    let Some(root) = corpus() else { return };
+    for rel in [PCAP, PCAPNG] {
+        let (bytes, full) = load(&root, rel);
+        let got = read_bytes(&lz4(&bytes));
+        assert!(got.problems.is_empty(), "{:?}", got.problems);
+        assert_eq!(
+            got.format.rsplit(' ').next(),
+            Some("(lz4)"),
+            "{}",
+            got.format
+        );
+        assert_eq!(got.frames, full.frames);
+        // Two frames, split inside a record: read on as one stream.
+        let mut two = lz4(&bytes[..bytes.len() / 3]);
+        two.extend(lz4(&bytes[bytes.len() / 3..]));
+        let got = read_bytes(&two);
+        assert!(got.problems.is_empty(), "{:?}", got.problems);
+        assert_eq!(got.frames, full.frames);
+        // Cut short: the frames of the whole blocks before the cut, then
+        // one problem.
+        let z = lz4(&bytes);
+        let got = read_bytes(&z[..z.len() * 2 / 3]);
+        let p = one_problem(&got);
+        assert!(
+            matches!(p.kind, ProblemKind::Truncated | ProblemKind::Corrupt),
+            "{p}"
+        );
+        let n = got.frames.len();
+        assert_eq!(got.frames, full.frames[..n]);
+        assert!(n > 0 && n < full.frames.len(), "{rel}: {n} frames");
+        // Garbage after the last frame is reported, the frames kept.
+        let mut tail = z.clone();
+        tail.extend(b"not lz4 at all");
+        let got = read_bytes(&tail);
+        one_problem(&got);
+        assert_eq!(got.frames, full.frames);
+    }
+}
+
 #[test]
 fn files_that_are_not_captures_are_refused_with_a_reason() {
     let Some(root) = corpus() else { return };

@@ -1,9 +1,11 @@
-//! Streaming decompression of gzip- and zstd-compressed captures.
+//! Streaming decompression of gzip-, zstd- and lz4-compressed captures.
 //!
-//! Both are read as streams (nothing is decompressed into memory ahead of
-//! the parser) and both accept several concatenated members/frames, as
+//! All are read as streams (nothing is decompressed into memory ahead of
+//! the parser) and all accept several concatenated members/frames, as
 //! `cat a.gz b.gz` or `zstd` with multiple frames produce and as Wireshark
-//! reads them.
+//! reads them. lz4 is the LZ4 frame format (`lz4`, and what Wireshark
+//! writes for `editcap --compress lz4`), decoded by `lz4_flex` in its safe
+//! (no `unsafe`) configuration; the legacy lz4 format is not read.
 
 use std::error::Error as _;
 use std::io::{self, BufRead, BufReader, Read};
@@ -14,6 +16,40 @@ use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
 /// A gzip stream of one or more members.
 pub(crate) fn gzip<R: Read + Send + 'static>(r: R) -> Box<dyn Read + Send> {
     Box::new(flate2::read::MultiGzDecoder::new(r))
+}
+
+/// An LZ4 frame stream of one or more frames.
+pub(crate) fn lz4<R: Read + Send + 'static>(r: R) -> Box<dyn Read + Send> {
+    Box::new(Lz4Reader {
+        decoder: lz4_flex::frame::FrameDecoder::new(BufReader::with_capacity(128 * 1024, r)),
+    })
+}
+
+/// `lz4_flex`'s decoder reports the end of each frame as the end of the
+/// stream; this goes on to the next frame while input is left (as `lz4 -d`
+/// and Wireshark do for concatenated frames).
+struct Lz4Reader<R: Read> {
+    decoder: lz4_flex::frame::FrameDecoder<BufReader<R>>,
+}
+
+impl<R: Read> Read for Lz4Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        // Each empty frame consumes its header, so this ends; the bound
+        // only keeps a file of nothing but empty frames from looping long.
+        for _ in 0..4096 {
+            let n = self.decoder.read(buf)?;
+            if n > 0 || self.decoder.get_mut().fill_buf()?.is_empty() {
+                return Ok(n);
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "more than 4096 empty lz4 frames in a row",
+        ))
+    }
 }
 
 /// A zstd stream of one or more frames (skippable frames are skipped).

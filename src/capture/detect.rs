@@ -52,6 +52,8 @@ pub(crate) enum Detected {
     Pcapng,
     Gzip,
     Zstd,
+    /// The LZ4 frame format (`lz4`, and Wireshark's lz4-compressed pcapng).
+    Lz4,
     /// A capture or container format sipflow recognises but does not read;
     /// the value is its name for people, the second a hint on what to do.
     Other(&'static str, OtherHint),
@@ -113,11 +115,6 @@ const OTHER_MAGICS: &[(&[u8], &str, OtherHint)] = &[
         OtherHint::Convert,
     ),
     (
-        &[0x04, 0x22, 0x4d, 0x18],
-        "lz4-compressed file",
-        OtherHint::Unpack("lz4 -d"),
-    ),
-    (
         &[0x02, 0x21, 0x4c, 0x18],
         "lz4-compressed (legacy) file",
         OtherHint::Unpack("lz4 -d"),
@@ -156,6 +153,7 @@ pub(crate) fn detect(prefix: &[u8]) -> Detected {
         [0xa1, 0xb2, 0xcd, 0x34] => return pcap(Endian::Big, false, true),
         [0x0a, 0x0d, 0x0d, 0x0a] => return Detected::Pcapng,
         [0x28, 0xb5, 0x2f, 0xfd] => return Detected::Zstd,
+        [0x04, 0x22, 0x4d, 0x18] => return Detected::Lz4,
         [0x1f, 0x8b, ..] => return Detected::Gzip,
         _ => {}
     }

@@ -1,6 +1,7 @@
 //! Stage 1: bytes on disk → frames.
 //!
-//! A capture file (classic pcap, pcapng, possibly gzip- or zstd-compressed,
+//! A capture file (classic pcap, pcapng, possibly gzip-, zstd- or
+//! lz4-compressed,
 //! possibly standard input) is read front to back, once, as a stream; each
 //! packet record becomes a [`Frame`] numbered exactly as Wireshark numbers
 //! it. [`open`] (or [`CaptureReader::from_reader`] for standard input) tells
@@ -31,7 +32,8 @@
 //! as libpcap and Wireshark), pcapng blocks at most
 //! [`pcapng::MAX_BLOCK_BYTES`] (16 MiB); larger claims are reported as
 //! corrupt, never allocated. gzip adds flate2's 32 KiB window; zstd adds
-//! the compressor's window (at most 128 MiB, `ruzstd`'s limit).
+//! the compressor's window (at most 128 MiB, `ruzstd`'s limit); lz4 one
+//! block (at most 4 MiB) and its 64 KiB window.
 //!
 //! # Damage
 //!
@@ -221,6 +223,12 @@ impl OpenError {
     pub fn kind(&self) -> &OpenErrorKind {
         &self.kind
     }
+
+    /// What went wrong and what to do, without the file name (for reports
+    /// that name the file already).
+    pub fn reason(&self) -> &str {
+        &self.message
+    }
 }
 
 impl fmt::Display for OpenError {
@@ -353,16 +361,17 @@ impl CaptureReader {
         let compression = match detect::detect(&prefix) {
             Detected::Gzip => Some("gzip"),
             Detected::Zstd => Some("zstd"),
+            Detected::Lz4 => Some("lz4"),
             _ => None,
         };
         let (prefix, inner) = match compression {
             None => (prefix, raw),
             Some(c) => {
                 let chained = io::Cursor::new(prefix).chain(raw);
-                let mut inner = if c == "gzip" {
-                    decompress::gzip(chained)
-                } else {
-                    decompress::zstd(chained)
+                let mut inner = match c {
+                    "gzip" => decompress::gzip(chained),
+                    "lz4" => decompress::lz4(chained),
+                    _ => decompress::zstd(chained),
                 };
                 let inner_prefix = source::read_prefix(&mut inner, PREFIX_LEN).map_err(|e| {
                     let why = if e.kind() == io::ErrorKind::UnexpectedEof {
@@ -491,7 +500,7 @@ fn not_readable(
                  (`{tool}`), or convert it with `editcap -F pcapng IN OUT`"
             ),
         ),
-        Detected::Gzip | Detected::Zstd => OpenError::new(
+        Detected::Gzip | Detected::Zstd | Detected::Lz4 => OpenError::new(
             name,
             OpenErrorKind::OtherFormat("compressed twice"),
             format!(
@@ -504,7 +513,7 @@ fn not_readable(
             OpenErrorKind::NotACapture,
             format!(
                 "not a capture file{inside} (first bytes: {}); sipflow reads pcap and pcapng \
-                 captures, plain or compressed with gzip or zstd",
+                 captures, plain or compressed with gzip, zstd or lz4",
                 detect::hex(prefix)
             ),
         ),
