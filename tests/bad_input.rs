@@ -142,8 +142,12 @@ fn garbage_and_non_capture_files_exit_2_with_a_clear_message() {
         let p = write(&dir, name, &bytes);
         let r = run(&p);
         assert_eq!(r.code, 2, "{name}");
+        // The error line names the file (once: in `file`, not again in
+        // the message) and says what is wrong.
         let msg = r.errors[0]["message"].as_str().unwrap();
-        assert!(msg.contains(name) && msg.contains("not a capture"), "{msg}");
+        let file = r.errors[0]["file"].as_str().unwrap();
+        assert!(file.ends_with(name), "{file}");
+        assert!(msg.contains("not a capture") && !msg.contains(name), "{msg}");
     }
 }
 
