@@ -147,7 +147,10 @@ fn garbage_and_non_capture_files_exit_2_with_a_clear_message() {
         let msg = r.errors[0]["message"].as_str().unwrap();
         let file = r.errors[0]["file"].as_str().unwrap();
         assert!(file.ends_with(name), "{file}");
-        assert!(msg.contains("not a capture") && !msg.contains(name), "{msg}");
+        assert!(
+            msg.contains("not a capture") && !msg.contains(name),
+            "{msg}"
+        );
     }
 }
 
