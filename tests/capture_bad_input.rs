@@ -425,6 +425,52 @@ fn lz4_frames_read_as_the_plain_file_and_a_cut_keeps_what_was_readable() {
     }
 }
 
+const NETMON: &str = "captures/sipnab/c07-sip-r2.cap";
+
+#[test]
+fn netmon_damage_costs_the_damaged_frames_only() {
+    let Some(root) = corpus() else { return };
+    let bytes = std::fs::read(root.join(NETMON)).unwrap();
+    let full = drain(capture::open(&root.join(NETMON)).unwrap());
+    assert_eq!(full.format, "NetMon 2.x");
+    assert!(full.problems.is_empty() && full.frames.len() == 39);
+    // Read from a stream (held in memory whole) it is the same.
+    assert_eq!(read_bytes(&bytes).frames, full.frames);
+    let table = u32::from_le_bytes(bytes[24..28].try_into().unwrap()) as usize;
+    let entry = |i: usize| table + 4 * i;
+    // Frame 5's table entry points past the end; frame 9's header claims
+    // an absurd length. Both are reported; every other frame is read, with
+    // its own number.
+    let mut bad = bytes.clone();
+    bad[entry(4)..entry(4) + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    let at9 = u32::from_le_bytes(bad[entry(8)..entry(8) + 4].try_into().unwrap()) as usize;
+    bad[at9 + 12..at9 + 16].copy_from_slice(&0x4000_0000u32.to_le_bytes());
+    let got = read_bytes(&bad);
+    let numbers: Vec<Option<u64>> = got.problems.iter().map(|(_, p)| p.frame).collect();
+    assert_eq!(numbers, vec![Some(5), Some(9)], "{:?}", got.problems);
+    assert!(
+        got.problems
+            .iter()
+            .all(|(_, p)| p.kind == ProblemKind::Corrupt)
+    );
+    let want: Vec<&F> = full
+        .frames
+        .iter()
+        .filter(|f| f.number != 5 && f.number != 9)
+        .collect();
+    assert_eq!(got.frames.iter().collect::<Vec<_>>(), want);
+    // A frame table that lies outside the file (the file was cut short):
+    // refused with the reason, as tshark refuses it.
+    let Err(e) = CaptureReader::from_reader(
+        Box::new(std::io::Cursor::new(bytes[..60_000].to_vec())),
+        "cut.cap".into(),
+    ) else {
+        panic!("a cut NetMon file was opened");
+    };
+    assert_eq!(*e.kind(), OpenErrorKind::Corrupt);
+    assert!(e.to_string().contains("frame table"), "{e}");
+}
+
 #[test]
 fn files_that_are_not_captures_are_refused_with_a_reason() {
     let Some(root) = corpus() else { return };

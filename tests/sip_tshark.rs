@@ -264,11 +264,12 @@ fn ours(file: &Path) -> (Labels, Vec<Problem>) {
 }
 
 /// Captures where sipflow must find exactly what tshark finds, frame by
-/// frame: every capture of the corpus except `sipnab/c07-sip-r2.cap`
-/// (NetMon format, not pcap) and the fuzzed trace below. They cover UDP,
+/// frame: every capture of the corpus except the fuzzed trace below
+/// (`sipnab/c07-sip-r2.cap` is a NetMon 2.x file). They cover UDP,
 /// TCP over several segments, IPv4 and IPv6 fragments, tunnels, PPPoE,
 /// malformed Content-Length, HTTP and keep-alives on port 5060.
 const SAME_AS_TSHARK: &[&str] = &[
+    "sipnab/c07-sip-r2.cap",
     "aiengine/gprs_sip_flow.pcap",
     "arkime/gtp-iphone.pcap",
     "heplify/ipip0.pcap",

@@ -52,6 +52,9 @@ pub(crate) enum Detected {
     Pcapng,
     Gzip,
     Zstd,
+    /// Microsoft Network Monitor 2.x (read from a file only: its frame
+    /// table is at the end).
+    Netmon,
     /// The LZ4 frame format (`lz4`, and Wireshark's lz4-compressed pcapng).
     Lz4,
     /// A capture or container format sipflow recognises but does not read;
@@ -74,7 +77,6 @@ pub(crate) enum OtherHint {
 const OTHER_MAGICS: &[(&[u8], &str, OtherHint)] = &[
     (b"snoop\0\0\0", "Solaris snoop capture", OtherHint::Convert),
     (b"RTSS", "Microsoft NetMon 1.x capture", OtherHint::Convert),
-    (b"GMBU", "Microsoft NetMon 2.x capture", OtherHint::Convert),
     (
         b"btsnoop\0",
         "btsnoop (Bluetooth HCI) capture",
@@ -154,6 +156,7 @@ pub(crate) fn detect(prefix: &[u8]) -> Detected {
         [0x0a, 0x0d, 0x0d, 0x0a] => return Detected::Pcapng,
         [0x28, 0xb5, 0x2f, 0xfd] => return Detected::Zstd,
         [0x04, 0x22, 0x4d, 0x18] => return Detected::Lz4,
+        [b'G', b'M', b'B', b'U'] => return Detected::Netmon,
         [0x1f, 0x8b, ..] => return Detected::Gzip,
         _ => {}
     }

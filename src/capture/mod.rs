@@ -151,6 +151,7 @@ pub struct Frame<'a> {
 mod decompress;
 mod detect;
 mod mmap;
+mod netmon;
 pub mod pcap;
 pub mod pcapng;
 mod source;
@@ -243,6 +244,7 @@ impl std::error::Error for OpenError {}
 enum Parser {
     Pcap(PcapReader),
     Pcapng(PcapngReader),
+    Netmon(netmon::NetmonReader),
 }
 
 /// What a format parser produces per step; a packet's bytes are a range of
@@ -315,7 +317,21 @@ pub fn open(path: &Path) -> Result<CaptureReader, OpenError> {
         // A plain pcap or pcapng file is parsed from the mapping; anything
         // else (compressed, or not a capture) takes the stream path, which
         // decompresses it or says what it is.
-        if let Some((parser, format)) = parser_for(detect::detect(prefix)) {
+        let detected = detect::detect(prefix);
+        if detected == Detected::Netmon {
+            let reader = netmon::NetmonReader::new(bytes)
+                .map_err(|why| OpenError::new(&name, OpenErrorKind::Corrupt, why))?;
+            let len = bytes.len() as u64;
+            return Ok(CaptureReader {
+                name,
+                format_name: "NetMon 2.x".to_string(),
+                src: ByteSource::mapped(map),
+                parser: Parser::Netmon(reader),
+                next_number: 1,
+                raw_bytes: Arc::new(AtomicU64::new(len)),
+            });
+        }
+        if let Some((parser, format)) = parser_for(detected) {
             let len = bytes.len() as u64;
             return Ok(CaptureReader {
                 name,
@@ -328,6 +344,51 @@ pub fn open(path: &Path) -> Result<CaptureReader, OpenError> {
         }
     }
     CaptureReader::from_reader(Box::new(file), name)
+}
+
+/// The most of a NetMon capture read from a stream (standard input, or
+/// compressed): its frame table is at its end, so the whole capture is held
+/// in memory. A larger one must be given as a file (which is mapped).
+pub const MAX_NETMON_STREAM_BYTES: usize = 256 << 20;
+
+fn netmon_from_stream(
+    name: String,
+    prefix: Vec<u8>,
+    inner: Box<dyn Read + Send>,
+    compression: Option<&str>,
+    raw_bytes: Arc<AtomicU64>,
+) -> Result<CaptureReader, OpenError> {
+    let mut all = prefix;
+    let limit = (MAX_NETMON_STREAM_BYTES + 1 - all.len().min(MAX_NETMON_STREAM_BYTES)) as u64;
+    inner
+        .take(limit)
+        .read_to_end(&mut all)
+        .map_err(|e| OpenError::new(&name, OpenErrorKind::Io, format!("cannot read: {e}")))?;
+    if all.len() > MAX_NETMON_STREAM_BYTES {
+        return Err(OpenError::new(
+            &name,
+            OpenErrorKind::OtherFormat("NetMon 2.x capture on a stream, too large"),
+            format!(
+                "this NetMon 2.x capture is larger than {} MiB: a NetMon capture read from a \
+                 stream is held in memory whole (its frame table is at its end); give sipflow \
+                 the uncompressed file instead",
+                MAX_NETMON_STREAM_BYTES >> 20
+            ),
+        ));
+    }
+    let reader = netmon::NetmonReader::new(&all)
+        .map_err(|why| OpenError::new(&name, OpenErrorKind::Corrupt, why))?;
+    Ok(CaptureReader {
+        name,
+        format_name: match compression {
+            Some(c) => format!("NetMon 2.x ({c})"),
+            None => "NetMon 2.x".to_string(),
+        },
+        src: ByteSource::in_memory(all),
+        parser: Parser::Netmon(reader),
+        next_number: 1,
+        raw_bytes,
+    })
 }
 
 /// The reader for a detected capture format, with the format's name.
@@ -396,6 +457,9 @@ impl CaptureReader {
             }
         };
         let detected = detect::detect(&prefix);
+        if detected == Detected::Netmon {
+            return netmon_from_stream(name, prefix, inner, compression, raw_bytes);
+        }
         let Some((parser, base)) = parser_for(detected) else {
             return Err(not_readable(&name, detected, compression, &prefix));
         };
@@ -422,6 +486,7 @@ impl CaptureReader {
         let step = match &mut self.parser {
             Parser::Pcap(p) => p.step(&mut self.src, &mut self.next_number),
             Parser::Pcapng(p) => p.step(&mut self.src, &mut self.next_number),
+            Parser::Netmon(p) => p.step(self.src.whole(), &mut self.next_number),
         };
         match step {
             Step::Packet {

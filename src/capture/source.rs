@@ -30,6 +30,22 @@ pub const MAX_BUFFER_BYTES: usize = super::pcapng::MAX_BLOCK_BYTES + 64 * 1024;
 /// so reads from the input stay large.
 const MIN_READ_BYTES: usize = 64 * 1024;
 
+/// A whole input held at once: a file's memory map, or a stream read into
+/// memory.
+enum Whole {
+    Map(Map),
+    Bytes(Vec<u8>),
+}
+
+impl Whole {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Whole::Map(m) => m.bytes(),
+            Whole::Bytes(b) => b,
+        }
+    }
+}
+
 /// How far behind the consumed position a mapped file's pages are handed
 /// back (see [`Map::release`]).
 const RELEASE_LAG: usize = 4 << 20;
@@ -41,7 +57,7 @@ const RELEASE_LAG: usize = 4 << 20;
 pub(crate) struct ByteSource {
     reader: Box<dyn Read + Send>,
     buf: Vec<u8>,
-    mapped: Option<Map>,
+    mapped: Option<Whole>,
     start: usize,
     end: usize,
     /// Stream offset of `buf[start]`.
@@ -70,7 +86,18 @@ impl ByteSource {
 
     /// A source over a whole mapped file.
     pub(crate) fn mapped(map: Map) -> Self {
-        let end = map.bytes().len();
+        Self::whole_of(Whole::Map(map))
+    }
+
+    /// A source over a whole stream already read into memory (a format
+    /// whose index is at its end, read from a pipe).
+    pub(crate) fn in_memory(bytes: Vec<u8>) -> Self {
+        Self::whole_of(Whole::Bytes(bytes))
+    }
+
+    fn whole_of(whole: Whole) -> Self {
+        let end = whole.bytes().len();
+        let map = whole;
         ByteSource {
             reader: Box::new(io::empty()),
             buf: Vec::new(),
@@ -80,6 +107,15 @@ impl ByteSource {
             offset: 0,
             eof: true,
             error: None,
+        }
+    }
+
+    /// The whole file, for a mapped source (formats whose index is at the
+    /// end, see `netmon.rs`); empty for a stream.
+    pub(crate) fn whole(&self) -> &[u8] {
+        match &self.mapped {
+            Some(m) => m.bytes(),
+            None => &[],
         }
     }
 
@@ -144,7 +180,7 @@ impl ByteSource {
         let n = n.min(self.end - self.start);
         self.start += n;
         self.offset += n as u64;
-        if let Some(map) = &mut self.mapped {
+        if let Some(Whole::Map(map)) = &mut self.mapped {
             map.release(self.start.saturating_sub(RELEASE_LAG));
         }
     }
