@@ -425,6 +425,48 @@ fn lz4_frames_read_as_the_plain_file_and_a_cut_keeps_what_was_readable() {
     }
 }
 
+const SNOOP: &str = "format/pcapplusplus/solaris.snoop";
+
+#[test]
+fn snoop_damage_costs_the_damaged_part_only() {
+    let Some(root) = corpus() else { return };
+    let (bytes, full) = load(&root, SNOOP);
+    assert_eq!(full.format, "snoop");
+    assert_eq!(full.frames.len(), 250);
+    // Record offsets: 16-byte file header, then record lengths.
+    let mut offsets = Vec::new();
+    let mut at = 16;
+    while at + 24 <= bytes.len() {
+        offsets.push(at);
+        at += u32::from_be_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+    }
+    assert_eq!(offsets.len(), 250);
+    // Cut inside record 101: 100 frames, then one truncation.
+    let got = read_bytes(&bytes[..offsets[100] + 30]);
+    assert_eq!(one_problem(&got).kind, ProblemKind::Truncated);
+    assert_eq!(got.frames, full.frames[..100]);
+    // Garbage between records 50 and 51: reported, then every later frame
+    // read with the number it has in the intact file.
+    let mut g = bytes[..offsets[50]].to_vec();
+    g.extend(std::iter::repeat_n(0xee_u8, 300));
+    g.extend_from_slice(&bytes[offsets[50]..]);
+    let got = read_bytes(&g);
+    let p = one_problem(&got);
+    assert_eq!(
+        (p.kind, p.offset),
+        (ProblemKind::Corrupt, Some(offsets[50] as u64))
+    );
+    assert_eq!(got.frames, full.frames);
+    // A record whose lengths are damaged: that frame is lost (keeping its
+    // number), the rest read.
+    let mut d = bytes.clone();
+    d[offsets[7] + 4..offsets[7] + 8].copy_from_slice(&0x00ff_ffffu32.to_le_bytes());
+    let got = read_bytes(&d);
+    assert_eq!(one_problem(&got).frame, Some(8));
+    let want: Vec<&F> = full.frames.iter().filter(|f| f.number != 8).collect();
+    assert_eq!(got.frames.iter().collect::<Vec<_>>(), want);
+}
+
 const NETMON: &str = "captures/sipnab/c07-sip-r2.cap";
 
 #[test]

@@ -203,8 +203,6 @@ fn agree(ours: &[Ours], rows: &[Row], n: usize) -> Result<(), String> {
 
 /// How a file departs from "every frame agrees with tshark, no problem".
 enum Expect {
-    /// Wireshark reads it, sipflow refuses it naming the format.
-    OtherFormat(&'static str),
     /// Not a capture file at all for sipflow.
     NotACapture,
     /// The first `frames` frames agree with tshark, then a problem of this
@@ -214,11 +212,6 @@ enum Expect {
 
 /// Every file that does not simply agree with tshark, and why.
 const EXCEPTIONS: &[(&str, Expect, &str)] = &[
-    (
-        "format/pcapplusplus/solaris.snoop",
-        Expect::OtherFormat("Solaris snoop capture"),
-        "Solaris snoop: tshark reads it, sipflow asks for editcap conversion",
-    ),
     (
         "format/pcap-parser/err-eof.bin",
         Expect::NotACapture,
@@ -285,22 +278,6 @@ fn check_file(root: &Path, path: &Path) -> Result<String, String> {
     let rows = tshark(path).expect("tshark checked before");
     let opened = capture::open(path);
     match (expect, opened) {
-        (Some((_, Expect::OtherFormat(name), _)), Err(e)) => {
-            if *e.kind() != OpenErrorKind::OtherFormat(name) {
-                return Err(format!("expected OtherFormat({name}), got {e}"));
-            }
-            let msg = e.to_string();
-            if !msg.contains("editcap -F pcapng IN OUT") || !msg.contains(&rel) {
-                return Err(format!("message lacks editcap hint or file name: {msg}"));
-            }
-            if rows.is_empty() {
-                return Err("tshark was expected to read it".into());
-            }
-            Ok(format!(
-                "refused as {name}: tshark reads {} frames",
-                rows.len()
-            ))
-        }
         (Some((_, Expect::NotACapture, _)), Err(e)) => {
             if *e.kind() != OpenErrorKind::NotACapture {
                 return Err(format!("expected NotACapture, got {e}"));

@@ -55,6 +55,8 @@ pub(crate) enum Detected {
     /// Microsoft Network Monitor 2.x (read from a file only: its frame
     /// table is at the end).
     Netmon,
+    /// Solaris snoop (RFC 1761).
+    Snoop,
     /// The LZ4 frame format (`lz4`, and Wireshark's lz4-compressed pcapng).
     Lz4,
     /// A capture or container format sipflow recognises but does not read;
@@ -75,7 +77,6 @@ pub(crate) enum OtherHint {
 
 /// Known magics of formats sipflow does not read, with their names.
 const OTHER_MAGICS: &[(&[u8], &str, OtherHint)] = &[
-    (b"snoop\0\0\0", "Solaris snoop capture", OtherHint::Convert),
     (b"RTSS", "Microsoft NetMon 1.x capture", OtherHint::Convert),
     (
         b"btsnoop\0",
@@ -157,6 +158,7 @@ pub(crate) fn detect(prefix: &[u8]) -> Detected {
         [0x28, 0xb5, 0x2f, 0xfd] => return Detected::Zstd,
         [0x04, 0x22, 0x4d, 0x18] => return Detected::Lz4,
         [b'G', b'M', b'B', b'U'] => return Detected::Netmon,
+        [b's', b'n', b'o', b'o'] if prefix.starts_with(b"snoop\0\0\0") => return Detected::Snoop,
         [0x1f, 0x8b, ..] => return Detected::Gzip,
         _ => {}
     }
@@ -217,10 +219,7 @@ mod tests {
                 modified: false
             })
         );
-        assert!(matches!(
-            detect(b"snoop\0\0\0\0\0\0\x02"),
-            Detected::Other("Solaris snoop capture", OtherHint::Convert)
-        ));
+        assert!(matches!(detect(b"snoop\0\0\0\0\0\0\x02"), Detected::Snoop));
         assert!(matches!(detect(b"BZh9"), Detected::Other(..)));
         assert_eq!(detect(b"BZhello"), Detected::Unknown);
         assert_eq!(detect(b"INVITE sip:bob@b"), Detected::Unknown);

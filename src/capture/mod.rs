@@ -154,6 +154,7 @@ mod mmap;
 mod netmon;
 pub mod pcap;
 pub mod pcapng;
+mod snoop;
 mod source;
 
 use std::fs::File;
@@ -245,6 +246,7 @@ enum Parser {
     Pcap(PcapReader),
     Pcapng(PcapngReader),
     Netmon(netmon::NetmonReader),
+    Snoop(snoop::SnoopReader),
 }
 
 /// What a format parser produces per step; a packet's bytes are a range of
@@ -399,6 +401,7 @@ fn parser_for(detected: Detected) -> Option<(Parser, &'static str)> {
             if m.modified { "modified pcap" } else { "pcap" },
         )),
         Detected::Pcapng => Some((Parser::Pcapng(PcapngReader::new()), "pcapng")),
+        Detected::Snoop => Some((Parser::Snoop(snoop::SnoopReader::new()), "snoop")),
         _ => None,
     }
 }
@@ -487,6 +490,7 @@ impl CaptureReader {
             Parser::Pcap(p) => p.step(&mut self.src, &mut self.next_number),
             Parser::Pcapng(p) => p.step(&mut self.src, &mut self.next_number),
             Parser::Netmon(p) => p.step(self.src.whole(), &mut self.next_number),
+            Parser::Snoop(p) => p.step(&mut self.src, &mut self.next_number),
         };
         match step {
             Step::Packet {
