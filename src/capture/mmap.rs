@@ -55,11 +55,11 @@ impl Map {
     /// The readers are done with the bytes before `upto`: drop their pages
     /// from this process. Without this, every page read stays counted in
     /// the process's resident memory until the end (1 GiB for a 1 GiB
-    /// file); with it, the mapping's resident part stays near twice
-    /// [`RELEASE_STEP`]. (Callers lag a step behind what they consumed:
-    /// measured on Linux 6.18, pages released right behind the reading
-    /// position were mapped in again by the kernel's fault-around, and a
-    /// fifth of the file stayed resident.)
+    /// file); with it, the mapping's resident part stays near the callers'
+    /// lag plus [`RELEASE_STEP`] (6 MiB). (Callers lag behind what they
+    /// consumed: measured on Linux 6.18, pages released right behind the
+    /// reading position were mapped in again by the kernel's fault-around,
+    /// and a fifth of the file stayed resident.)
     pub(crate) fn release(&mut self, upto: usize) {
         let upto = upto.min(self.map.len()) / RELEASE_STEP * RELEASE_STEP;
         if upto <= self.released {
