@@ -261,7 +261,7 @@ pub fn eval_cond(msg: &Msg<'_>, kind: &CondKind, env: &Env<'_>) -> Truth {
                 // conference URI (RFC 4579: To when the participant dialled
                 // in, From when the focus invited), which the dialog's
                 // requests keep in From or To.
-                if env.trace.is_focus_dialog(msg.call_id) {
+                if env.trace.is_focus_dialog(msg.call_key) {
                     Truth::False
                 } else {
                     let names_focus = |h: Option<crate::trace::NameAddr<'_>>| {

@@ -45,6 +45,9 @@ pub(super) struct Instance {
     pub group: u64,
     trigger_frame: u64,
     trigger_call_id: String,
+    /// The trigger's Call-ID fingerprint (an instance is always found by
+    /// it, so that a retransmitted trigger meets the instance it started).
+    trigger_call_key: u64,
     pub roles: Vec<Option<IpAddr>>,
     pub vars: Vec<Option<String>>,
     seen: Vec<Option<Seen>>,
@@ -129,7 +132,8 @@ impl Instance {
             rule: ri,
             group: 0,
             trigger_frame: msg.frame,
-            trigger_call_id: msg.call_id.to_string(),
+            trigger_call_id: msg.call_id().to_string(),
+            trigger_call_key: msg.call_key,
             roles: preset.to_vec(),
             vars: vec![None; rule.vars.len()],
             seen: vec![None; rule.steps.len()],
@@ -274,8 +278,8 @@ impl Instance {
 
     /// The Call-ID of the trigger: an instance is always found by it, so
     /// that a retransmitted trigger meets the instance it started.
-    pub(super) fn trigger_call_id(&self) -> &str {
-        &self.trigger_call_id
+    pub(super) fn trigger_call_key(&self) -> u64 {
+        self.trigger_call_key
     }
 
     /// Try every pending step in rule order; the first that accepts the

@@ -430,7 +430,7 @@ fn entry_steps(rule: &Rule) -> Vec<(usize, usize)> {
 /// (`None`: only by scanning).
 fn wanted_keys(inst: &Instance, rule: &Rule, keys: &mut Vec<Option<Key>>, anchors: &mut Vec<u64>) {
     keys.clear();
-    keys.push(Some(Key::CallId(hash_str(inst.trigger_call_id()))));
+    keys.push(Some(Key::CallId(inst.trigger_call_key())));
     for (idx, step) in rule.steps.iter().enumerate() {
         if !inst.pending(rule, idx) {
             continue;

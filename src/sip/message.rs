@@ -468,6 +468,13 @@ impl<'a> Message<'a> {
         self.fields_of(name).flat_map(|h| h.values())
     }
 
+    /// The Call-ID's bytes (trimmed), when present and not empty, whatever
+    /// their encoding: what correlation keys on.
+    pub fn call_id_bytes(&self) -> Option<&'a [u8]> {
+        let v = self.first_of_kind(HeaderKind::CallId)?;
+        Some(v.as_bytes()).filter(|b| !b.is_empty())
+    }
+
     /// The Call-ID (trimmed), when present and UTF-8.
     pub fn call_id(&self) -> Option<&'a str> {
         let v = self.first_of_kind(HeaderKind::CallId)?;

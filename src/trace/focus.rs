@@ -9,7 +9,7 @@
 //!
 //! Pre-established sessions last long and a trace may hold hundreds of
 //! thousands, so dialogs are kept compactly: Call-IDs and focus URIs by
-//! their 64-bit fingerprints ([`call_id_key`], [`canonical_hash`]), only
+//! their 64-bit fingerprints ([`call_id_key`](super::call_id_key), [`canonical_hash`]), only
 //! the participant's URI as text.
 
 use std::collections::VecDeque;
@@ -17,8 +17,8 @@ use std::net::IpAddr;
 
 use rustc_hash::FxHashMap as HashMap;
 
+use super::Msg;
 use super::uri::canonical_hash;
-use super::{Msg, call_id_key};
 use crate::capture::Timestamp;
 
 /// How long an INVITE waits for its final response (ringing can be long).
@@ -34,7 +34,7 @@ const DIALOG_HORIZON_NS: i128 = 86_400_000_000_000;
 /// One participant dialog of a conference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FocusDialog {
-    /// The dialog's Call-ID, as [`call_id_key`] fingerprints it.
+    /// The dialog's Call-ID, as [`call_id_key`](super::call_id_key) fingerprints it.
     pub call_id: u64,
     /// The participant's remote target (its Contact URI, or the INVITE's
     /// Request-URI until its 2xx is seen).
@@ -213,8 +213,8 @@ impl FocusRegistry {
             .map(|f| f.delivered_to.contains(&node))
     }
 
-    pub(super) fn is_focus_dialog(&self, call_id: &str) -> bool {
-        self.dialog_focus.contains_key(&call_id_key(call_id))
+    pub(super) fn is_focus_dialog(&self, call_key: u64) -> bool {
+        self.dialog_focus.contains_key(&call_key)
     }
 
     pub(super) fn expire(&mut self, now: Timestamp) {

@@ -41,8 +41,8 @@ pub struct Msg<'a> {
     pub src: SocketAddr,
     pub dst: SocketAddr,
     pub transport: Transport,
-    pub call_id: &'a str,
-    /// [`call_id_key`] of the Call-ID, computed once.
+    /// [`call_id_key`] of the Call-ID, computed once (the Call-ID's text
+    /// is read only when asked for: [`Msg::call_id`]).
     pub call_key: u64,
     /// The request method or response status, read once.
     pub method: Option<&'a str>,
@@ -53,6 +53,12 @@ pub struct Msg<'a> {
 }
 
 impl<'a> Msg<'a> {
+    /// The Call-ID as text (empty when it is not UTF-8; it is still
+    /// correlated by its bytes).
+    pub fn call_id(&self) -> &'a str {
+        self.sip.call_id().unwrap_or_default()
+    }
+
     /// The request method, or `None` for a response.
     pub fn method(&self) -> Option<&'a str> {
         self.sip.method()
@@ -86,9 +92,16 @@ impl<'a> Msg<'a> {
 
 /// The 64-bit fingerprint under which Call-IDs are kept and indexed.
 pub fn call_id_key(call_id: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
+    call_id_key_bytes(call_id.as_bytes())
+}
+
+/// [`call_id_key`] of a Call-ID's bytes: no UTF-8 check on the path every
+/// message takes (it was ~4 % of `check`'s CPU).
+pub fn call_id_key_bytes(call_id: &[u8]) -> u64 {
+    use std::hash::Hasher;
     let mut h = rustc_hash::FxHasher::default();
-    call_id.hash(&mut h);
+    h.write(call_id);
+    h.write_u8(0xff);
     h.finish()
 }
 
@@ -111,8 +124,8 @@ impl Tracker {
     }
 
     /// Observe one message. Returns `None` when the message lacks what
-    /// every correlation needs (Call-ID, CSeq): it is still a message, but
-    /// no flow step can be tied to it.
+    /// every correlation needs (a non-empty Call-ID, a valid CSeq): it is
+    /// still a message, but no flow step can be tied to it.
     pub fn observe<'a>(
         &mut self,
         frame: u64,
@@ -126,7 +139,7 @@ impl Tracker {
             self.now = time;
         }
         self.coverage.note(src.ip(), dst.ip(), time);
-        let call_id = sip.call_id()?;
+        let call_id = sip.call_id_bytes()?;
         let cseq = sip.cseq()?;
         let msg = Msg {
             frame,
@@ -134,8 +147,7 @@ impl Tracker {
             src,
             dst,
             transport,
-            call_id,
-            call_key: call_id_key(call_id),
+            call_key: call_id_key_bytes(call_id),
             method: sip.method(),
             status: sip.status(),
             cseq: cseq.number,
@@ -183,8 +195,8 @@ impl Tracker {
         self.focus.delivered_to(uri, node)
     }
 
-    /// Is this dialog (by Call-ID) a conference focus dialog?
-    pub fn is_focus_dialog(&self, call_id: &str) -> bool {
-        self.focus.is_focus_dialog(call_id)
+    /// Is this dialog (by [`call_id_key`]) a conference focus dialog?
+    pub fn is_focus_dialog(&self, call_key: u64) -> bool {
+        self.focus.is_focus_dialog(call_key)
     }
 }
