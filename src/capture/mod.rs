@@ -1,10 +1,11 @@
 //! Stage 1: bytes on disk → frames.
 //!
-//! A capture file (classic pcap, pcapng, possibly gzip-, zstd- or
-//! lz4-compressed,
-//! possibly standard input) is read front to back, once, as a stream; each
-//! packet record becomes a [`Frame`] numbered exactly as Wireshark numbers
-//! it. [`open`] (or [`CaptureReader::from_reader`] for standard input) tells
+//! A capture file (classic pcap, pcapng or Solaris snoop, possibly gzip-,
+//! zstd- or lz4-compressed, possibly standard input) is read front to back,
+//! once, as a stream (a plain file through its memory map, `mmap.rs`); a
+//! Microsoft NetMon 2.x file is read through its frame table, which lies at
+//! its end (`netmon.rs`). Each packet record becomes a [`Frame`] numbered
+//! exactly as Wireshark numbers it. [`open`] (or [`CaptureReader::from_reader`] for standard input) tells
 //! the format from the first bytes, never from the file's name; then
 //! [`CaptureReader::next`] lends one [`Item`] at a time: a frame borrowed
 //! from the reader's buffer, or a [`Problem`] met on the way.
