@@ -441,6 +441,10 @@ fn snoop_damage_costs_the_damaged_part_only() {
         at += u32::from_be_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
     }
     assert_eq!(offsets.len(), 250);
+    // Cut inside the file header: one truncation, nothing else.
+    let got = read_bytes(&bytes[..10]);
+    assert_eq!(one_problem(&got).kind, ProblemKind::Truncated);
+    assert!(got.frames.is_empty());
     // Cut inside record 101: 100 frames, then one truncation.
     let got = read_bytes(&bytes[..offsets[100] + 30]);
     assert_eq!(one_problem(&got).kind, ProblemKind::Truncated);

@@ -5,8 +5,9 @@
 //! once, as a stream (a plain file through its memory map, `mmap.rs`); a
 //! Microsoft NetMon 2.x file is read through its frame table, which lies at
 //! its end (`netmon.rs`). Each packet record becomes a [`Frame`] numbered
-//! exactly as Wireshark numbers it. [`open`] (or [`CaptureReader::from_reader`] for standard input) tells
-//! the format from the first bytes, never from the file's name; then
+//! exactly as Wireshark numbers it. [`open`] (or
+//! [`CaptureReader::from_reader`] for standard input) tells the format from
+//! the first bytes, never from the file's name; then
 //! [`CaptureReader::next`] lends one [`Item`] at a time: a frame borrowed
 //! from the reader's buffer, or a [`Problem`] met on the way.
 //!
@@ -316,25 +317,18 @@ pub fn open(path: &Path) -> Result<CaptureReader, OpenError> {
         .map_err(|e| OpenError::new(&name, OpenErrorKind::Io, format!("cannot open: {e}")))?;
     if let Some(map) = mmap::Map::of(&file) {
         let bytes = map.bytes();
-        let prefix = &bytes[..bytes.len().min(PREFIX_LEN)];
-        // A plain pcap or pcapng file is parsed from the mapping; anything
-        // else (compressed, or not a capture) takes the stream path, which
+        let detected = detect::detect(&bytes[..bytes.len().min(PREFIX_LEN)]);
+        // An uncompressed capture is parsed from the mapping; anything else
+        // (compressed, or not a capture) takes the stream path, which
         // decompresses it or says what it is.
-        let detected = detect::detect(prefix);
-        if detected == Detected::Netmon {
+        let parser = if detected == Detected::Netmon {
             let reader = netmon::NetmonReader::new(bytes)
                 .map_err(|why| OpenError::new(&name, OpenErrorKind::Corrupt, why))?;
-            let len = bytes.len() as u64;
-            return Ok(CaptureReader {
-                name,
-                format_name: "NetMon 2.x".to_string(),
-                src: ByteSource::mapped(map),
-                parser: Parser::Netmon(reader),
-                next_number: 1,
-                raw_bytes: Arc::new(AtomicU64::new(len)),
-            });
-        }
-        if let Some((parser, format)) = parser_for(detected) {
+            Some((Parser::Netmon(reader), "NetMon 2.x"))
+        } else {
+            parser_for(detected)
+        };
+        if let Some((parser, format)) = parser {
             let len = bytes.len() as u64;
             return Ok(CaptureReader {
                 name,

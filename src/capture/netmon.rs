@@ -68,13 +68,12 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// The link type of a NetMon medium, as pcap numbers it.
+/// The link type of a NetMon medium, as pcap numbers it: Ethernet, the
+/// medium of SIP captures; any other is passed on as an unknown link type,
+/// which the network stage reports.
 fn link_type(medium: u16) -> LinkType {
     match medium {
         1 => LinkType::ETHERNET,
-        2 => LinkType(6),   // Token Ring
-        3 => LinkType(10),  // FDDI
-        8 => LinkType::RAW, // loopback / raw IP as NetMon writes it
         m => LinkType(0x8000_0000 | u32::from(m)),
     }
 }

@@ -57,7 +57,8 @@ const RELEASE_LAG: usize = 4 << 20;
 pub(crate) struct ByteSource {
     reader: Box<dyn Read + Send>,
     buf: Vec<u8>,
-    mapped: Option<Whole>,
+    /// Set for a whole input held at once; `buf` and `reader` are unused.
+    whole: Option<Whole>,
     start: usize,
     end: usize,
     /// Stream offset of `buf[start]`.
@@ -75,7 +76,7 @@ impl ByteSource {
         ByteSource {
             reader,
             buf,
-            mapped: None,
+            whole: None,
             start: 0,
             end: prefix.len(),
             offset: 0,
@@ -97,11 +98,10 @@ impl ByteSource {
 
     fn whole_of(whole: Whole) -> Self {
         let end = whole.bytes().len();
-        let map = whole;
         ByteSource {
             reader: Box::new(io::empty()),
             buf: Vec::new(),
-            mapped: Some(map),
+            whole: Some(whole),
             start: 0,
             end,
             offset: 0,
@@ -110,22 +110,16 @@ impl ByteSource {
         }
     }
 
-    /// The whole file, for a mapped source (formats whose index is at the
-    /// end, see `netmon.rs`); empty for a stream.
+    /// The whole input when it is held at once (formats whose index is at
+    /// the end, see `netmon.rs`); empty for a stream.
     pub(crate) fn whole(&self) -> &[u8] {
-        match &self.mapped {
-            Some(m) => m.bytes(),
-            None => &[],
-        }
+        self.whole.as_ref().map_or(&[], Whole::bytes)
     }
 
     /// The bytes `start..end` index.
     #[inline]
     fn store(&self) -> &[u8] {
-        match &self.mapped {
-            Some(m) => m.bytes(),
-            None => &self.buf,
-        }
+        self.whole.as_ref().map_or(&self.buf, Whole::bytes)
     }
 
     /// Makes at least `n` bytes available at the front of
@@ -136,7 +130,7 @@ impl ByteSource {
         if n > MAX_BUFFER_BYTES {
             return false;
         }
-        if self.mapped.is_some() {
+        if self.whole.is_some() {
             return self.end - self.start >= n;
         }
         while self.end - self.start < n {
@@ -180,7 +174,7 @@ impl ByteSource {
         let n = n.min(self.end - self.start);
         self.start += n;
         self.offset += n as u64;
-        if let Some(Whole::Map(map)) = &mut self.mapped {
+        if let Some(Whole::Map(map)) = &mut self.whole {
             map.release(self.start.saturating_sub(RELEASE_LAG));
         }
     }

@@ -132,7 +132,12 @@ impl Instance {
             rule: ri,
             group: 0,
             trigger_frame: msg.frame,
-            trigger_call_id: msg.call_id().to_string(),
+            // Reported as written, even when it is not UTF-8.
+            trigger_call_id: msg
+                .sip
+                .call_id_bytes()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default(),
             trigger_call_key: msg.call_key,
             roles: preset.to_vec(),
             vars: vec![None; rule.vars.len()],

@@ -11,7 +11,7 @@
 //! bytes before the start line are skipped (RFC 3261 7.5; tshark rejects
 //! such a datagram).
 
-use super::lex::is_token;
+use super::lex::{METHODS, is_token};
 
 /// Why a payload that resembles SIP is not a SIP start line; the text is
 /// the reason given in the problem report.
@@ -48,32 +48,13 @@ pub(crate) struct StartLine {
 
 const VERSION: &[u8] = b"SIP/2.0";
 
-/// Methods of RFC 3261 and its extensions; used only to tell a malformed
-/// SIP request from a payload that is not SIP at all.
-const METHODS: &[&[u8]] = &[
-    b"INVITE",
-    b"ACK",
-    b"BYE",
-    b"CANCEL",
-    b"REGISTER",
-    b"OPTIONS",
-    b"INFO",
-    b"PRACK",
-    b"UPDATE",
-    b"SUBSCRIBE",
-    b"NOTIFY",
-    b"MESSAGE",
-    b"PUBLISH",
-    b"REFER",
-];
-
 /// True when `bytes` begins like a SIP start line (`SIP/` or a SIP method
 /// and a space), even if the line is not complete yet.
 pub(crate) fn starts_like_sip(bytes: &[u8]) -> bool {
     bytes.starts_with(b"SIP/")
         || METHODS
             .iter()
-            .any(|m| bytes.starts_with(m) && bytes.get(m.len()) == Some(&b' '))
+            .any(|m| bytes.starts_with(m.as_bytes()) && bytes.get(m.len()) == Some(&b' '))
 }
 
 /// Offset of the first byte after any leading CR and LF bytes.
@@ -172,7 +153,7 @@ fn request_line(line: &[u8], at: usize) -> Result<Start, StartError> {
     // counts as malformed SIP; anything else is just not SIP. (Evaluated
     // on failure only: the common path does not pay for it.)
     let malformed = |why| {
-        if METHODS.contains(&method) || ends_like_sip() {
+        if METHODS.iter().any(|m| m.as_bytes() == method) || ends_like_sip() {
             StartError::Malformed(why)
         } else {
             StartError::NotSip

@@ -13,7 +13,7 @@
 use crate::problem::ProblemKind;
 
 use super::detect;
-use super::message::{Message, Parser};
+use super::message::{Message, Parser, StreamLength};
 
 /// Default limit on one message (header section plus body) and so on the
 /// bytes buffered for one stream direction.
@@ -298,20 +298,20 @@ impl Scan {
                         continue;
                     }
                     let (body_len, problem) = match head.length() {
-                        Ok((n, false)) => (n, None),
-                        Err(false) => (
+                        StreamLength::Value(n) => (n, None),
+                        StreamLength::Missing => (
                             0,
                             Some(
                                 "SIP message over TCP has no Content-Length (mandatory on streams, RFC 3261 20.14); body taken as empty",
                             ),
                         ),
-                        Err(true) => (
+                        StreamLength::Invalid => (
                             0,
                             Some(
                                 "SIP message over TCP has a Content-Length that is not a number; body taken as empty",
                             ),
                         ),
-                        Ok((first, true)) => (
+                        StreamLength::Conflict(first) => (
                             first,
                             Some(
                                 "SIP message over TCP has several Content-Length values that disagree; the first is used",
@@ -415,30 +415,33 @@ mod tests {
     fn head_lengths() {
         let mut p = Parser::new();
         let mut l = |h: &[u8]| p.parse_head(h).unwrap().map(|h| h.length());
-        assert_eq!(l(b"X sip:a SIP/2.0\r\nl: 5\r\n\r\n"), Some(Ok((5, false))));
+        assert_eq!(
+            l(b"X sip:a SIP/2.0\r\nl: 5\r\n\r\n"),
+            Some(StreamLength::Value(5))
+        );
         assert_eq!(
             l(b"X sip:a SIP/2.0\r\nContent-Length : 5\r\n\r\n"),
-            Some(Ok((5, false)))
+            Some(StreamLength::Value(5))
         );
         assert_eq!(
             l(b"X sip:a SIP/2.0\r\nCall-ID: a\r\n\r\n"),
-            Some(Err(false))
+            Some(StreamLength::Missing)
         );
         assert_eq!(
             l(b"X sip:a SIP/2.0\r\nContent-Length: bad\r\n\r\n"),
-            Some(Err(true))
+            Some(StreamLength::Invalid)
         );
         assert_eq!(
             l(b"X sip:a SIP/2.0\r\nContent-Length: -999\r\n\r\n"),
-            Some(Err(true))
+            Some(StreamLength::Invalid)
         );
         assert_eq!(
             l(b"X sip:a SIP/2.0\r\nl: 13\r\nl: 5\r\n\r\n"),
-            Some(Ok((13, true)))
+            Some(StreamLength::Conflict(13))
         );
         assert_eq!(
             l(b"X sip:a SIP/2.0\r\nl: 5\r\nl: 5\r\n\r\n"),
-            Some(Ok((5, false)))
+            Some(StreamLength::Value(5))
         );
         // Incomplete: no empty line yet, or a lone CR at the end.
         assert_eq!(l(b"X sip:a SIP/2.0\r\nl: 5\r\n"), None);

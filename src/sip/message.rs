@@ -81,18 +81,28 @@ pub(crate) struct Head {
     pub(crate) plausible: bool,
 }
 
+/// How a header section's Content-Length reads, for framing a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StreamLength {
+    Missing,
+    /// Not a decimal number.
+    Invalid,
+    Value(u32),
+    /// Several values that disagree: the first.
+    Conflict(u32),
+}
+
 impl Head {
-    /// Content-Length as a stream reads it: `Err(true)` when it is not a
-    /// number, `Err(false)` when it is missing, `Ok((n, conflict))` else
-    /// (the first value when several disagree).
-    pub(crate) fn length(&self) -> Result<(u32, bool), bool> {
+    /// The Content-Length as a stream reads it.
+    pub(crate) fn length(&self) -> StreamLength {
         let a = self.layout.anomalies;
-        if a.contains(Anomalies::BAD_CONTENT_LENGTH) {
-            return Err(true);
-        }
         match self.layout.content_length {
-            Some(n) => Ok((n, a.contains(Anomalies::CONFLICTING_CONTENT_LENGTH))),
-            None => Err(false),
+            _ if a.contains(Anomalies::BAD_CONTENT_LENGTH) => StreamLength::Invalid,
+            None => StreamLength::Missing,
+            Some(n) if a.contains(Anomalies::CONFLICTING_CONTENT_LENGTH) => {
+                StreamLength::Conflict(n)
+            }
+            Some(n) => StreamLength::Value(n),
         }
     }
 }
@@ -475,10 +485,9 @@ impl<'a> Message<'a> {
         Some(v.as_bytes()).filter(|b| !b.is_empty())
     }
 
-    /// The Call-ID (trimmed), when present and UTF-8.
+    /// The Call-ID (trimmed), when present, not empty and UTF-8.
     pub fn call_id(&self) -> Option<&'a str> {
-        let v = self.first_of_kind(HeaderKind::CallId)?;
-        as_str(v.as_bytes()).filter(|s| !s.is_empty())
+        as_str(self.call_id_bytes()?)
     }
 
     /// The CSeq; `None` when missing or malformed (number beyond 2^32-1).

@@ -87,21 +87,12 @@ impl FocusRegistry {
         let call = msg.call_key;
         match (msg.method, msg.status) {
             (Some(m), _) if is(m, "INVITE") => {
-                if !may_be_focus(msg) {
-                    // A later hop of an INVITE already waiting changes
-                    // nothing; a first one waits for its final response.
-                    if let std::collections::hash_map::Entry::Vacant(e) = self.invites.entry(call)
-                        && let Some((contact, _)) = contact_of(msg)
-                    {
-                        e.insert((contact.into(), msg.time));
-                        self.invite_order.push_back((msg.time, call));
-                    }
-                    return;
-                }
-                let Some((contact, isfocus)) = contact_of(msg) else {
-                    return;
-                };
-                if isfocus {
+                // Most INVITEs are ruled out as focus ones by a byte scan.
+                let focus = may_be_focus(msg)
+                    .then(|| contact_of(msg))
+                    .flatten()
+                    .filter(|&(_, isfocus)| isfocus);
+                if let Some((contact, _)) = focus {
                     // The focus invites a participant: the participant is
                     // the Request-URI until its 2xx names its Contact.
                     let target = msg.sip.request_uri_str().unwrap_or_default();
@@ -109,7 +100,10 @@ impl FocusRegistry {
                     self.deliver(key, msg.dst.ip());
                 } else if let std::collections::hash_map::Entry::Vacant(e) =
                     self.invites.entry(call)
+                    && let Some((contact, _)) = contact_of(msg)
                 {
+                    // The first hop of an INVITE waits for its final
+                    // response; a later hop changes nothing.
                     e.insert((contact.into(), msg.time));
                     self.invite_order.push_back((msg.time, call));
                 }

@@ -41,8 +41,8 @@ pub struct Msg<'a> {
     pub src: SocketAddr,
     pub dst: SocketAddr,
     pub transport: Transport,
-    /// [`call_id_key`] of the Call-ID, computed once (the Call-ID's text
-    /// is read only when asked for: [`Msg::call_id`]).
+    /// [`call_id_key_bytes`] of the Call-ID, computed once (its text is
+    /// read from `sip` only when needed).
     pub call_key: u64,
     /// The request method or response status, read once.
     pub method: Option<&'a str>,
@@ -53,12 +53,6 @@ pub struct Msg<'a> {
 }
 
 impl<'a> Msg<'a> {
-    /// The Call-ID as text (empty when it is not UTF-8; it is still
-    /// correlated by its bytes).
-    pub fn call_id(&self) -> &'a str {
-        self.sip.call_id().unwrap_or_default()
-    }
-
     /// The request method, or `None` for a response.
     pub fn method(&self) -> Option<&'a str> {
         self.sip.method()
