@@ -14,12 +14,13 @@
 #![allow(unsafe_code)]
 
 use std::fs::File;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A read-only mapping of a whole file.
 pub(crate) struct Map {
     map: memmap2::Mmap,
     /// The pages before this offset were handed back (see [`Map::release`]).
-    released: usize,
+    released: AtomicUsize,
 }
 
 /// Pages are handed back in steps of this many bytes (a multiple of any
@@ -37,14 +38,17 @@ impl Map {
         if !meta.is_file() || meta.len() == 0 {
             return None;
         }
-        // SAFETY: the mapping is read-only and private to this process.
-        // Its contents can change only if another process writes or
+        // SAFETY: the mapping is read-only (PROT_READ, MAP_SHARED: it shows
+        // the file's page cache, and this process never writes it). Its contents can change only if another process writes or
         // truncates the file while it is read: the module documentation
         // says why that risk (a SIGBUS, never silent misreading of memory
         // sipflow owns) is accepted.
         let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
         let _ = map.advise(memmap2::Advice::Sequential);
-        Some(Map { map, released: 0 })
+        Some(Map {
+            map,
+            released: AtomicUsize::new(0),
+        })
     }
 
     /// The file's bytes.
@@ -60,24 +64,62 @@ impl Map {
     /// consumed: measured on Linux 6.18, pages released right behind the
     /// reading position were mapped in again by the kernel's fault-around,
     /// and a fifth of the file stayed resident.)
-    pub(crate) fn release(&mut self, upto: usize) {
+    ///
+    /// Slices of the mapping may still be borrowed (by this thread or
+    /// another) when their pages are handed back: reading them again maps
+    /// the same file bytes in again, so a late reader costs a page fault,
+    /// never wrong bytes.
+    pub(crate) fn release(&self, upto: usize) {
         let upto = upto.min(self.map.len()) / RELEASE_STEP * RELEASE_STEP;
-        if upto <= self.released {
+        // Each call hands back its own range: `fetch_max` gives it the
+        // start no other call will cover.
+        let from = self.released.fetch_max(upto, Ordering::AcqRel);
+        if upto <= from {
             return;
         }
-        // SAFETY: MADV_DONTNEED on a read-only file mapping drops the
-        // pages; a later access would read them from the file again (the
-        // same bytes), so no reference can see freed memory. And none
-        // exists: `release` takes `&mut self`, so no slice of the mapping
-        // is borrowed while it runs, and the readers never go back before
-        // the offset they consumed.
+        // SAFETY: MADV_DONTNEED on a shared, read-only file mapping drops
+        // this process's page-table entries only: the mapping stays, and
+        // the next access to any of its pages reads the file's page cache
+        // again, the same bytes (the file changing under sipflow is the
+        // hazard the module documentation accepts, and it exists without
+        // this call too). So a slice borrowed over the range, on any
+        // thread, keeps reading the bytes it read before; no memory is
+        // freed or changed. (The call is `unsafe` in memmap2 because on a
+        // private mapping it would discard written pages; this one is
+        // never written.)
         let _ = unsafe {
-            self.map.unchecked_advise_range(
-                memmap2::UncheckedAdvice::DontNeed,
-                self.released,
-                upto - self.released,
-            )
+            self.map
+                .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, upto - from)
         };
-        self.released = upto;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// What the pipeline relies on to keep messages as ranges of the
+    /// mapping while pages are handed back: a slice borrowed over released
+    /// pages reads the file's bytes again.
+    #[test]
+    fn released_pages_read_the_same_bytes_again() {
+        let len = 3 * RELEASE_STEP + 12_345;
+        let pattern: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&pattern).unwrap();
+        let Some(map) = Map::of(&file) else {
+            // Mapping turned off in the environment: nothing to check.
+            return;
+        };
+        let held = &map.bytes()[RELEASE_STEP - 10..len];
+        let before: Vec<u8> = held.to_vec();
+        map.release(RELEASE_STEP + 1);
+        map.release(len);
+        // An older offset after a newer one hands back nothing twice.
+        map.release(RELEASE_STEP);
+        assert_eq!(map.released.load(Ordering::Relaxed), 3 * RELEASE_STEP);
+        assert_eq!(held, &before[..]);
+        assert_eq!(map.bytes(), &pattern[..]);
     }
 }

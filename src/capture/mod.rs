@@ -171,7 +171,7 @@ use detect::{Detected, OtherHint, PREFIX_LEN};
 use pcap::PcapReader;
 use pcapng::PcapngReader;
 use source::{ByteSource, CountingReader};
-pub use source::{INITIAL_BUFFER_BYTES, MAX_BUFFER_BYTES};
+pub use source::{INITIAL_BUFFER_BYTES, MAX_BUFFER_BYTES, SharedInput};
 
 /// What [`CaptureReader::next`] lends: a frame, or a problem met while
 /// reading (problems are data; reading goes on past them when it can).
@@ -526,6 +526,15 @@ impl CaptureReader {
     /// Stream offset (in decompressed bytes) of the next unread byte.
     pub fn offset(&self) -> u64 {
         self.src.offset()
+    }
+
+    /// The whole input when it is held in memory (a mapped file, a NetMon
+    /// stream), so that later stages can keep packets as ranges of it
+    /// instead of copies; `None` for a stream. Once it is shared, its
+    /// holders hand pages back ([`SharedInput::release_before`]), not the
+    /// reader.
+    pub fn share_input(&mut self) -> Option<SharedInput> {
+        self.src.share()
     }
 
     /// Current size of the reader's buffer; never above

@@ -32,7 +32,7 @@ const MIN_READ_BYTES: usize = 64 * 1024;
 
 /// A whole input held at once: a file's memory map, or a stream read into
 /// memory.
-enum Whole {
+pub(crate) enum Whole {
     Map(Map),
     Bytes(Vec<u8>),
 }
@@ -50,6 +50,45 @@ impl Whole {
 /// back (see [`Map::release`]).
 const RELEASE_LAG: usize = 4 << 20;
 
+/// The whole input (a mapped file, or a stream held in memory), shared with
+/// the stages after the reader.
+///
+/// Why: a packet of such an input already sits in memory for as long as
+/// the input is open, so a later stage (another thread) can keep a
+/// message's bytes as a range of the input instead of a copy. Whoever
+/// holds it says when the bytes before an offset are no longer needed
+/// ([`SharedInput::release_before`]); the reader then stops handing pages
+/// back by itself.
+#[derive(Clone)]
+pub struct SharedInput(Arc<Whole>);
+
+impl SharedInput {
+    /// The input's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        self.0.bytes()
+    }
+
+    /// Where `part` lies in the input, when it is a slice of it (a packet
+    /// read from the mapping, not one reassembled elsewhere).
+    pub fn range_of(&self, part: &[u8]) -> Option<Range<usize>> {
+        let whole = self.bytes();
+        let base = whole.as_ptr() as usize;
+        let at = (part.as_ptr() as usize).checked_sub(base)?;
+        let end = at.checked_add(part.len())?;
+        (end <= whole.len()).then_some(at..end)
+    }
+
+    /// No holder needs the bytes before `offset` any more: a mapped file's
+    /// pages there are handed back (a few MiB behind, see
+    /// [`Map::release`]), so resident memory follows the slowest holder.
+    pub fn release_before(&self, offset: u64) {
+        if let Whole::Map(map) = &*self.0 {
+            let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+            map.release(offset.saturating_sub(RELEASE_LAG));
+        }
+    }
+}
+
 /// A buffered, offset-tracking view of the (decompressed) capture bytes.
 ///
 /// Or, for a mapped file, the same view over the mapping: nothing is read
@@ -58,7 +97,10 @@ pub(crate) struct ByteSource {
     reader: Box<dyn Read + Send>,
     buf: Vec<u8>,
     /// Set for a whole input held at once; `buf` and `reader` are unused.
-    whole: Option<Whole>,
+    whole: Option<Arc<Whole>>,
+    /// Pages of a mapped input are handed back as they are consumed; not
+    /// once the input is shared ([`ByteSource::share`]): its holders do it.
+    self_release: bool,
     start: usize,
     end: usize,
     /// Stream offset of `buf[start]`.
@@ -77,6 +119,7 @@ impl ByteSource {
             reader,
             buf,
             whole: None,
+            self_release: true,
             start: 0,
             end: prefix.len(),
             offset: 0,
@@ -101,7 +144,8 @@ impl ByteSource {
         ByteSource {
             reader: Box::new(io::empty()),
             buf: Vec::new(),
-            whole: Some(whole),
+            whole: Some(Arc::new(whole)),
+            self_release: true,
             start: 0,
             end,
             offset: 0,
@@ -113,13 +157,22 @@ impl ByteSource {
     /// The whole input when it is held at once (formats whose index is at
     /// the end, see `netmon.rs`); empty for a stream.
     pub(crate) fn whole(&self) -> &[u8] {
-        self.whole.as_ref().map_or(&[], Whole::bytes)
+        self.whole.as_deref().map_or(&[], Whole::bytes)
+    }
+
+    /// The whole input, for stages that keep packets as ranges of it;
+    /// `None` for a stream read through the buffer. From now on the
+    /// holders say when pages may be handed back.
+    pub(crate) fn share(&mut self) -> Option<SharedInput> {
+        let whole = self.whole.clone()?;
+        self.self_release = false;
+        Some(SharedInput(whole))
     }
 
     /// The bytes `start..end` index.
     #[inline]
     fn store(&self) -> &[u8] {
-        self.whole.as_ref().map_or(&self.buf, Whole::bytes)
+        self.whole.as_deref().map_or(&self.buf, Whole::bytes)
     }
 
     /// Makes at least `n` bytes available at the front of
@@ -174,7 +227,9 @@ impl ByteSource {
         let n = n.min(self.end - self.start);
         self.start += n;
         self.offset += n as u64;
-        if let Some(Whole::Map(map)) = &mut self.whole {
+        if self.self_release
+            && let Some(Whole::Map(map)) = self.whole.as_deref()
+        {
             map.release(self.start.saturating_sub(RELEASE_LAG));
         }
     }
@@ -302,5 +357,25 @@ mod tests {
         // Asking for more than the hard cap never allocates it.
         assert!(!src.ensure(MAX_BUFFER_BYTES + 1));
         assert!(src.capacity() <= MAX_BUFFER_BYTES);
+    }
+
+    #[test]
+    fn a_shared_input_locates_its_own_slices_only() {
+        let mut whole = ByteSource::in_memory((0..100u8).collect());
+        let mut stream = ByteSource::new(b"abc", Box::new(io::empty()));
+        assert!(stream.share().is_none(), "a stream has nothing to share");
+        let input = whole.share().unwrap();
+        assert!(!whole.self_release);
+        let bytes = input.bytes();
+        assert_eq!(input.range_of(&bytes[10..20]), Some(10..20));
+        assert_eq!(input.range_of(&bytes[100..]), Some(100..100));
+        let copy = bytes[10..20].to_vec();
+        assert_eq!(input.range_of(&copy), None);
+        // Reaches past the end: not a slice of it.
+        let longer = [bytes, &copy[..]].concat();
+        assert_eq!(input.range_of(&longer), None);
+        // Nothing to hand back for memory the process owns.
+        input.release_before(1 << 40);
+        assert_eq!(input.bytes()[99], 99);
     }
 }

@@ -101,6 +101,15 @@ fn per_participant(rule: &Rule, role: usize) -> bool {
 }
 
 impl Instance {
+    /// Can `msg` start an instance at step `entry`? The cheap refusal
+    /// [`Instance::trigger`] starts with, kept apart so that the common
+    /// case (most messages start nothing) costs a compare, not a call.
+    #[inline]
+    pub(super) fn may_trigger(rule: &Rule, msg: &Msg<'_>, entry: StepIdx) -> bool {
+        matches!(&rule.steps[entry].message,
+            MessagePattern::Request { method } if msg.method == Some(method.as_str()))
+    }
+
     /// Start an instance if `msg` matches the rule's step `entry` (the
     /// first step, or a later hop of the same request: `depth` proxies
     /// after it, for a capture that lacks the first hop). Step 1's captures
@@ -115,9 +124,8 @@ impl Instance {
         depth: usize,
     ) -> Option<Instance> {
         // Cheap refusals first: the kind of message of the entry step.
-        match &rule.steps[entry].message {
-            MessagePattern::Request { method } if msg.method == Some(method.as_str()) => {}
-            _ => return None,
+        if !Self::may_trigger(rule, msg, entry) {
+            return None;
         }
         let vias = if depth == 0 {
             1

@@ -267,6 +267,9 @@ impl<'r> Checker<'r> {
                 break;
             }
             for &(entry, depth) in &self.entries[ri] {
+                if !Instance::may_trigger(rule, msg, entry) {
+                    continue;
+                }
                 if let Some(mut inst) =
                     Instance::trigger(ri, rule, &self.preset[ri], msg, trace, entry, depth)
                 {

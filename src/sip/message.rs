@@ -7,7 +7,7 @@ use super::addr::NameAddr;
 use super::anomalies::Anomalies;
 use super::detect::{self, Start, StartError};
 use super::headers::{Entry, Header, HeaderKind, HeaderValue};
-use super::lex::{as_str, is_lws, is_token_char, method_str, parse_len, trim, trim_end};
+use super::lex::{METHODS, as_str, is_lws, is_token_char, method_str, parse_len, trim, trim_end};
 use super::uri::Uri;
 use super::values::{CSeq, ContentType, Event, SubscriptionState, Via};
 
@@ -162,6 +162,47 @@ pub(crate) struct Layout {
     body: (u32, u32),
     content_length: Option<u32>,
     anomalies: Anomalies,
+    /// The first Call-ID line's value span.
+    call_id: Option<(u32, u32)>,
+    /// The first CSeq line, parsed while indexing: every message's CSeq is
+    /// read, and its bytes are at hand then; the parse travels with the
+    /// message (to another thread) and the bytes are not read again.
+    cseq: Option<CSeqAt>,
+}
+
+/// A parsed CSeq, as offsets.
+#[derive(Debug, Clone, Copy)]
+struct CSeqAt {
+    number: u32,
+    method: MethodAt,
+}
+
+/// Where a method name is: a standard one by its index in
+/// [`METHODS`], any other by its span.
+#[derive(Debug, Clone, Copy)]
+enum MethodAt {
+    Standard(u8),
+    At(u32, u32),
+}
+
+impl CSeqAt {
+    /// The first CSeq of `entries` (a message's), if it parses.
+    fn of(data: &[u8], e: &Entry) -> Option<CSeqAt> {
+        let value = Header::new(data, e).value().as_bytes();
+        let c = CSeq::parse(value)?;
+        let method = match METHODS.iter().position(|&m| m == c.method) {
+            Some(i) => MethodAt::Standard(i as u8),
+            None => {
+                // Not a standard name: `c.method` borrows `data`.
+                let at = (c.method.as_ptr() as usize).checked_sub(data.as_ptr() as usize)?;
+                MethodAt::At(at as u32, (at + c.method.len()) as u32)
+            }
+        };
+        Some(CSeqAt {
+            number: c.number,
+            method,
+        })
+    }
 }
 
 /// Indexes the start line and header lines of `data` into `entries`.
@@ -174,6 +215,7 @@ fn index(data: &[u8], entries: &mut Vec<Entry>) -> Result<Layout, ParseError> {
         StartError::Malformed(why) => ParseError::BadStartLine(why),
     })?;
     let n = data.len();
+    let first_entry = entries.len();
     let mut anomalies = Anomalies::default();
     let mut pos = sl.next;
     // One LF search over the header section: each line consumes the LF
@@ -252,20 +294,30 @@ fn index(data: &[u8], entries: &mut Vec<Entry>) -> Result<Layout, ParseError> {
 
     let mut content_length: Option<u32> = None;
     let mut seen_length = false;
-    for e in entries
-        .iter()
-        .filter(|e| e.kind == HeaderKind::ContentLength)
-    {
-        seen_length = true;
-        let v = data.get(e.value.0 as usize..e.value.1 as usize);
-        match v.and_then(|v| parse_len(trim(v))) {
-            None => anomalies.insert(Anomalies::BAD_CONTENT_LENGTH),
-            Some(len) => match content_length {
-                Some(prev) if prev != len => {
-                    anomalies.insert(Anomalies::CONFLICTING_CONTENT_LENGTH)
+    let mut call_id = None;
+    let mut cseq = None;
+    let mut seen_cseq = false;
+    for e in &entries[first_entry..] {
+        match e.kind {
+            HeaderKind::CallId if call_id.is_none() => call_id = Some(e.value),
+            HeaderKind::CSeq if !seen_cseq => {
+                seen_cseq = true;
+                cseq = CSeqAt::of(data, e);
+            }
+            HeaderKind::ContentLength => {
+                seen_length = true;
+                let v = data.get(e.value.0 as usize..e.value.1 as usize);
+                match v.and_then(|v| parse_len(trim(v))) {
+                    None => anomalies.insert(Anomalies::BAD_CONTENT_LENGTH),
+                    Some(len) => match content_length {
+                        Some(prev) if prev != len => {
+                            anomalies.insert(Anomalies::CONFLICTING_CONTENT_LENGTH)
+                        }
+                        _ => content_length = Some(len),
+                    },
                 }
-                _ => content_length = Some(len),
-            },
+            }
+            _ => {}
         }
     }
     if !seen_length {
@@ -293,6 +345,8 @@ fn index(data: &[u8], entries: &mut Vec<Entry>) -> Result<Layout, ParseError> {
         body: (body_start as u32, body_end as u32),
         content_length,
         anomalies,
+        call_id,
+        cseq,
     })
 }
 
@@ -481,8 +535,10 @@ impl<'a> Message<'a> {
     /// The Call-ID's bytes (trimmed), when present and not empty, whatever
     /// their encoding: what correlation keys on.
     pub fn call_id_bytes(&self) -> Option<&'a [u8]> {
-        let v = self.first_of_kind(HeaderKind::CallId)?;
-        Some(v.as_bytes()).filter(|b| !b.is_empty())
+        let (a, b) = self.layout.call_id?;
+        self.data
+            .get(a as usize..b as usize)
+            .filter(|b| !b.is_empty())
     }
 
     /// The Call-ID (trimmed), when present, not empty and UTF-8.
@@ -492,7 +548,15 @@ impl<'a> Message<'a> {
 
     /// The CSeq; `None` when missing or malformed (number beyond 2^32-1).
     pub fn cseq(&self) -> Option<CSeq<'a>> {
-        CSeq::parse(self.first_of_kind(HeaderKind::CSeq)?.as_bytes())
+        let c = self.layout.cseq?;
+        let method = match c.method {
+            MethodAt::Standard(i) => METHODS.get(usize::from(i))?,
+            MethodAt::At(a, b) => as_str(self.data.get(a as usize..b as usize)?)?,
+        };
+        Some(CSeq {
+            number: c.number,
+            method,
+        })
     }
 
     /// Every Via value, top first, across repeated and comma-joined lines.
@@ -606,6 +670,39 @@ impl fmt::Debug for Message<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cseq_and_call_id_are_the_first_lines_read_at_indexing() {
+        let m = parse(
+            b"SIP/2.0 200 OK\r\nCSeq: 7 FOO-bar\r\ni: abc\r\nCall-ID: later\r\nCSeq: 8 BYE\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(
+            m.cseq(),
+            Some(CSeq {
+                number: 7,
+                method: "FOO-bar"
+            })
+        );
+        assert_eq!(m.call_id(), Some("abc"));
+        // The first CSeq decides, even when a later one would parse.
+        let m = parse(b"BYE sip:a@b SIP/2.0\r\nCSeq: x BYE\r\nCSeq: 8 BYE\r\nCall-ID:\r\n\r\n")
+            .unwrap();
+        assert_eq!(m.cseq(), None);
+        assert_eq!(m.call_id_bytes(), None, "an empty Call-ID is no Call-ID");
+        // A folded CSeq, and the view rebuilt from its parts.
+        let d = b"REFER sip:a@b SIP/2.0\r\nCSeq: 4294967295\r\n  REFER\r\nCall-ID: c\r\n\r\n";
+        let m = parse(d).unwrap();
+        let (data, layout, entries) = m.parts();
+        let again = Message::from_parts(data, layout, entries);
+        assert_eq!(
+            again.cseq(),
+            Some(CSeq {
+                number: u32::MAX,
+                method: "REFER"
+            })
+        );
+    }
 
     #[test]
     fn lf_only_leading_breaks_and_trailing_bytes() {

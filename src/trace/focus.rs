@@ -69,13 +69,20 @@ fn contact_of<'a>(msg: &Msg<'a>) -> Option<(&'a str, bool)> {
 /// Can the Contact carry `;isfocus`? A byte scan that rules out most
 /// messages before the Contact is parsed.
 fn may_be_focus(msg: &Msg<'_>) -> bool {
-    const NEEDLE: &[u8] = b"isfocus";
     msg.sip
         .raw_header(crate::sip::HeaderKind::Contact)
-        .is_some_and(|v| {
-            v.windows(NEEDLE.len())
-                .any(|w| w.eq_ignore_ascii_case(NEEDLE))
-        })
+        .is_some_and(holds_isfocus)
+}
+
+/// Does `v` hold `isfocus` in any case? Contacts seldom hold an 'f': find
+/// those, then compare.
+fn holds_isfocus(v: &[u8]) -> bool {
+    const NEEDLE: &[u8] = b"isfocus";
+    memchr::memchr2_iter(b'f', b'F', v).any(|at| {
+        at >= 2
+            && v.get(at - 2..at - 2 + NEEDLE.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(NEEDLE))
+    })
 }
 
 fn is(method: &str, name: &str) -> bool {
@@ -246,6 +253,32 @@ impl FocusRegistry {
             if focus.dialogs.is_empty() {
                 self.by_uri.remove(&key);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holds_isfocus;
+
+    #[test]
+    fn isfocus_is_found_in_any_case_and_place() {
+        for yes in [
+            &b"<sip:conf@x>;isfocus"[..],
+            b"isfocus",
+            b"<sip:conf@x;IsFocus>",
+            b"<sip:f@ffff.example>;ffisfocusf",
+        ] {
+            assert!(holds_isfocus(yes), "{}", String::from_utf8_lossy(yes));
+        }
+        for no in [
+            &b"<sip:conf@x>;focus"[..],
+            b"<sip:f@x>;isfocu",
+            b"sfocus",
+            b"",
+            b"<sip:a@x>;is-focus",
+        ] {
+            assert!(!holds_isfocus(no), "{}", String::from_utf8_lossy(no));
         }
     }
 }
