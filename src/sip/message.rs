@@ -7,7 +7,7 @@ use super::addr::NameAddr;
 use super::anomalies::Anomalies;
 use super::detect::{self, Start, StartError};
 use super::headers::{Entry, Header, HeaderKind, HeaderValue};
-use super::lex::{METHODS, as_str, is_lws, is_token_char, method_str, parse_len, trim, trim_end};
+use super::lex::{METHODS, as_str, is_lws, is_token_char, parse_len, trim, trim_end};
 use super::uri::Uri;
 use super::values::{CSeq, ContentType, Event, SubscriptionState, Via};
 
@@ -162,8 +162,13 @@ pub(crate) struct Layout {
     body: (u32, u32),
     content_length: Option<u32>,
     anomalies: Anomalies,
-    /// The first Call-ID line's value span.
+    /// The first Call-ID line's value span, and [`call_id_key`] of its
+    /// bytes when they are not empty (hashed while they are at hand, so
+    /// that correlating a message need not read them again).
     call_id: Option<(u32, u32)>,
+    call_id_key: Option<u64>,
+    /// A request's method, found while indexing.
+    method: Option<MethodAt>,
     /// The first CSeq line, parsed while indexing: every message's CSeq is
     /// read, and its bytes are at hand then; the parse travels with the
     /// message (to another thread) and the bytes are not read again.
@@ -185,22 +190,48 @@ enum MethodAt {
     At(u32, u32),
 }
 
+impl MethodAt {
+    /// Where the method name `name` (a slice of `data`, or a standard name)
+    /// is.
+    fn of(data: &[u8], name: &[u8]) -> Option<MethodAt> {
+        match METHODS.iter().position(|&m| m.as_bytes() == name) {
+            Some(i) => Some(MethodAt::Standard(i as u8)),
+            None => {
+                let at = (name.as_ptr() as usize).checked_sub(data.as_ptr() as usize)?;
+                Some(MethodAt::At(at as u32, (at + name.len()) as u32))
+            }
+        }
+    }
+
+    /// The name, without a UTF-8 check for a standard one.
+    fn read(self, data: &[u8]) -> Option<&str> {
+        match self {
+            MethodAt::Standard(i) => METHODS.get(usize::from(i)).copied(),
+            MethodAt::At(a, b) => as_str(data.get(a as usize..b as usize)?),
+        }
+    }
+}
+
+/// The fingerprint later stages correlate messages by: a 64-bit hash of a
+/// Call-ID's bytes. [`Message::call_id_key`] gives it for a message without
+/// reading the bytes again.
+pub fn call_id_key(call_id: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(call_id);
+    h.write_u8(0xff);
+    h.finish()
+}
+
 impl CSeqAt {
     /// The first CSeq of `entries` (a message's), if it parses.
     fn of(data: &[u8], e: &Entry) -> Option<CSeqAt> {
         let value = Header::new(data, e).value().as_bytes();
         let c = CSeq::parse(value)?;
-        let method = match METHODS.iter().position(|&m| m == c.method) {
-            Some(i) => MethodAt::Standard(i as u8),
-            None => {
-                // Not a standard name: `c.method` borrows `data`.
-                let at = (c.method.as_ptr() as usize).checked_sub(data.as_ptr() as usize)?;
-                MethodAt::At(at as u32, (at + c.method.len()) as u32)
-            }
-        };
         Some(CSeqAt {
             number: c.number,
-            method,
+            // A standard name, or a slice of `data`.
+            method: MethodAt::of(data, c.method.as_bytes())?,
         })
     }
 }
@@ -346,6 +377,14 @@ fn index(data: &[u8], entries: &mut Vec<Entry>) -> Result<Layout, ParseError> {
         content_length,
         anomalies,
         call_id,
+        call_id_key: call_id
+            .and_then(|(a, b)| data.get(a as usize..b as usize))
+            .filter(|b| !b.is_empty())
+            .map(call_id_key),
+        method: match sl.start {
+            Start::Request { method, .. } => MethodAt::of(data, &data[method.0..method.1]),
+            Start::Response { .. } => None,
+        },
         cseq,
     })
 }
@@ -405,7 +444,7 @@ impl<'a> Message<'a> {
     /// case-sensitive and unknown ones are kept); `None` for a response.
     pub fn method(&self) -> Option<&'a str> {
         match self.layout.start {
-            Start::Request { method, .. } => method_str(self.span(method)),
+            Start::Request { .. } => self.layout.method?.read(self.data),
             Start::Response { .. } => None,
         }
     }
@@ -541,6 +580,11 @@ impl<'a> Message<'a> {
             .filter(|b| !b.is_empty())
     }
 
+    /// [`call_id_key`] of the Call-ID, when present and not empty.
+    pub fn call_id_key(&self) -> Option<u64> {
+        self.layout.call_id_key
+    }
+
     /// The Call-ID (trimmed), when present, not empty and UTF-8.
     pub fn call_id(&self) -> Option<&'a str> {
         as_str(self.call_id_bytes()?)
@@ -549,13 +593,9 @@ impl<'a> Message<'a> {
     /// The CSeq; `None` when missing or malformed (number beyond 2^32-1).
     pub fn cseq(&self) -> Option<CSeq<'a>> {
         let c = self.layout.cseq?;
-        let method = match c.method {
-            MethodAt::Standard(i) => METHODS.get(usize::from(i))?,
-            MethodAt::At(a, b) => as_str(self.data.get(a as usize..b as usize)?)?,
-        };
         Some(CSeq {
             number: c.number,
-            method,
+            method: c.method.read(self.data)?,
         })
     }
 

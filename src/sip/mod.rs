@@ -181,7 +181,7 @@ pub use framer::{DEFAULT_MAX_MESSAGE, Framed, StreamFramer};
 pub(crate) use headers::Entry;
 pub use headers::{Header, HeaderKind, HeaderValue, Values};
 pub(crate) use message::Layout;
-pub use message::{Message, ParseError, Parser, Summary, parse};
+pub use message::{Message, ParseError, Parser, Summary, call_id_key, parse};
 pub use params::{Param, Params};
 pub use uri::Uri;
 pub use values::{CSeq, ContentType, Event, SubscriptionState, Via};
