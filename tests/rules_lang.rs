@@ -167,7 +167,7 @@ end
             method: "NOTIFY".into()
         }
     );
-    assert_eq!(r.steps[7].summary, "b -> a 2xx (NOTIFY)");
+    assert_eq!(&*r.steps[7].summary, "b -> a 2xx (NOTIFY)");
 }
 
 #[test]

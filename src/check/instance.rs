@@ -140,12 +140,8 @@ impl Instance {
             rule: ri,
             group: 0,
             trigger_frame: msg.frame,
-            // Reported as written, even when it is not UTF-8.
-            trigger_call_id: msg
-                .sip
-                .call_id_bytes()
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-                .unwrap_or_default(),
+            // Set once the message is taken (most candidates are not).
+            trigger_call_id: String::new(),
             trigger_call_key: msg.call_key,
             roles: preset.to_vec(),
             vars: vec![None; rule.vars.len()],
@@ -194,6 +190,12 @@ impl Instance {
         if accept.seen.wrong.is_some() {
             return None;
         }
+        // Reported as written, even when it is not UTF-8.
+        inst.trigger_call_id = msg
+            .sip
+            .call_id_bytes()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default();
         inst.record(rule, entry, None, accept, msg, trace);
         Some(inst)
     }
@@ -405,13 +407,15 @@ impl Instance {
         // The nodes.
         let from_ip = msg.src.ip();
         let to_ip = msg.dst.ip();
-        let mut bind = Vec::new();
+        // At most two new bindings (sender and receiver): on the stack,
+        // since most offered messages are refused.
+        let mut bound: [Option<(usize, IpAddr)>; 2] = [None; 2];
         for (role, ip) in [(step.from, from_ip), (step.to, to_ip)] {
             match self.role(rule, role, iter) {
-                Some(bound) if bound != ip => return None,
+                Some(had) if had != ip => return None,
                 Some(_) => {}
                 None => {
-                    if bind.iter().any(|&(r, b)| r != role && b == ip)
+                    if bound.iter().flatten().any(|&(r, b)| r != role && b == ip)
                         && !per_participant(rule, role)
                     {
                         return None;
@@ -425,8 +429,10 @@ impl Instance {
                     {
                         return None;
                     }
-                    if !bind.iter().any(|&(r, _)| r == role) {
-                        bind.push((role, ip));
+                    if !bound.iter().flatten().any(|&(r, _)| r == role)
+                        && let Some(free) = bound.iter_mut().find(|b| b.is_none())
+                    {
+                        *free = Some((role, ip));
                     }
                 }
             }
@@ -451,7 +457,20 @@ impl Instance {
             }
             Some(v)
         };
-        let mut roles = self.roles.clone();
+        // The bindings the conditions see; on the stack for the usual few
+        // roles (this runs for every offered message).
+        let mut small = [None; 8];
+        let mut large = Vec::new();
+        let roles: &mut [Option<IpAddr>] = match small.get_mut(..self.roles.len()) {
+            Some(s) => {
+                s.copy_from_slice(&self.roles);
+                s
+            }
+            None => {
+                large.extend_from_slice(&self.roles);
+                &mut large
+            }
+        };
         if let Some(i) = iter {
             for (r, b) in roles.iter_mut().enumerate() {
                 if per_participant(rule, r) {
@@ -459,12 +478,12 @@ impl Instance {
                 }
             }
         }
-        for &(r, ip) in &bind {
+        for &(r, ip) in bound.iter().flatten() {
             roles[r] = Some(ip);
         }
         let env = Env {
             vars: vars.as_deref().unwrap_or(&self.vars),
-            roles: &roles,
+            roles,
             trace,
         };
         let mut evidence = 0;
@@ -509,7 +528,7 @@ impl Instance {
                 status: msg.status,
                 wrong,
             },
-            bind,
+            bind: bound.iter().flatten().copied().collect(),
             vars,
             evidence,
         })

@@ -103,8 +103,9 @@ pub struct StepReport {
     /// For steps repeated per participant: the participant (the remote
     /// target of its dialog with the focus).
     pub participant: Option<String>,
-    /// The step as the rule writes it (`client-b -> core-b REFER`).
-    pub expected: String,
+    /// The step as the rule writes it (`client-b -> core-b REFER`); shared
+    /// with the rule (one report per step of every instance).
+    pub expected: std::sync::Arc<str>,
     pub status: Status,
     pub frame: Option<u64>,
     pub time: Option<Timestamp>,

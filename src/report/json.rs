@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use std::net::SocketAddr;
 
-use super::{MessageLine, Sink, Summary, epoch_seconds};
+use super::{MessageLine, Sink, Summary, write_epoch_seconds};
 use crate::capture::Timestamp;
 use crate::check::InstanceReport;
 use crate::problem::Problem;
@@ -83,7 +83,7 @@ fn push_u64(out: &mut String, mut n: u64) {
 /// Seconds since the epoch with nanoseconds, as a JSON number.
 fn push_time(out: &mut String, t: Timestamp) {
     if t.secs < 0 {
-        out.push_str(&epoch_seconds(t));
+        write_epoch_seconds(out, t);
         return;
     }
     push_u64(out, t.secs as u64);
@@ -189,7 +189,8 @@ impl<W: Write> Sink for JsonSink<W> {
                 let _ = write!(l, ",\"frame\":{f}");
             }
             if let Some(t) = s.time {
-                let _ = write!(l, ",\"time\":{}", epoch_seconds(t));
+                l.push_str(",\"time\":");
+                write_epoch_seconds(l, t);
             }
             if let Some(d) = &s.detail {
                 l.push_str(",\"detail\":");

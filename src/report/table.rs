@@ -238,7 +238,7 @@ impl<W: Write, E: Write> CheckTable<W, E> {
                 let label = format!("  {}", s.number);
                 let expected = match &s.participant {
                     Some(p) => format!("{}\nparticipant {p}", s.expected),
-                    None => s.expected.clone(),
+                    None => s.expected.to_string(),
                 };
                 let status_color = match s.status {
                     Status::Ok => Color::Green,

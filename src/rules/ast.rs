@@ -99,7 +99,7 @@ pub struct Step {
     pub in_repeat: bool,
     pub span: Span,
     /// The step's source line, for reports (`client-b -> core-b REFER`).
-    pub summary: String,
+    pub summary: std::sync::Arc<str>,
 }
 
 /// What kind of SIP message a step expects.

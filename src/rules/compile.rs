@@ -339,7 +339,7 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
             timeout: step_timeout,
             in_repeat: repeat_of(idx),
             span: s.span,
-            summary: s.summary.clone(),
+            summary: s.summary.as_str().into(),
         });
     }
     if steps.is_empty() {
