@@ -268,10 +268,12 @@ fn run_file(
             return;
         }
         for mut batch in full_rx {
-            for ev in batch.events.drain(..) {
+            // Read in place (an event is a few hundred bytes: moving each
+            // out of the batch was a copy per message).
+            for ev in &batch.events {
                 match ev {
-                    Event::FirstTime(t) => stage.sink.first_time(t),
-                    Event::Problem(p) => stage.problem(&p),
+                    Event::FirstTime(t) => stage.sink.first_time(*t),
+                    Event::Problem(p) => stage.problem(p),
                     Event::Message {
                         frame,
                         time,
@@ -283,12 +285,16 @@ fn run_file(
                     } => {
                         // The SIP stage's own parse, over the same bytes.
                         let data = match bytes {
-                            MessageBytes::Input(r) => input.as_ref().and_then(|i| i.bytes().get(r)),
-                            MessageBytes::Copied(r) => batch.bytes.get(r),
+                            MessageBytes::Input(r) => {
+                                input.as_ref().and_then(|i| i.bytes().get(r.clone()))
+                            }
+                            MessageBytes::Copied(r) => batch.bytes.get(r.clone()),
                         };
-                        if let (Some(data), Some(entries)) = (data, batch.entries.get(entries)) {
-                            let msg = Message::from_parts(data, layout, entries);
-                            stage.on_message(frame, time, flow, transport, msg);
+                        if let (Some(data), Some(entries)) =
+                            (data, batch.entries.get(entries.clone()))
+                        {
+                            let msg = Message::from_parts(data, *layout, entries);
+                            stage.on_message(*frame, *time, *flow, *transport, msg);
                         }
                     }
                 }
@@ -296,6 +302,7 @@ fn run_file(
                     break;
                 }
             }
+            batch.events.clear();
             if stage.error.is_some() {
                 stop.store(true, Ordering::Relaxed);
                 break;
