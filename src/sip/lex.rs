@@ -31,6 +31,72 @@ pub(crate) fn is_token_char(c: u8) -> bool {
     TOKEN[c as usize]
 }
 
+/// Finds line feeds in header sections.
+///
+/// Why not `memchr::memchr`: it picks AVX2 at run time and calls it
+/// through a function pointer, which cannot be inlined; header lines are
+/// ~50 bytes, so that call cost about what the search does. memchr's SSE2
+/// searcher needs no run-time choice on x86_64 (SSE2 is part of the
+/// architecture) and inlines into the header loop: message indexing went
+/// from 375 to 350 ns per message on the bench trace's messages.
+pub(crate) struct LineFeeds {
+    #[cfg(target_arch = "x86_64")]
+    sse2: Option<memchr::arch::x86_64::sse2::memchr::One>,
+}
+
+/// The positions of the line feeds of a haystack, in order.
+pub(crate) enum LineFeedIter<'a, 'h> {
+    #[cfg(target_arch = "x86_64")]
+    Sse2(memchr::arch::x86_64::sse2::memchr::OneIter<'a, 'h>),
+    Any(memchr::Memchr<'h>, std::marker::PhantomData<&'a ()>),
+}
+
+impl LineFeeds {
+    #[inline]
+    pub(crate) fn new() -> LineFeeds {
+        LineFeeds {
+            #[cfg(target_arch = "x86_64")]
+            sse2: memchr::arch::x86_64::sse2::memchr::One::new(b'\n'),
+        }
+    }
+
+    /// Every line feed of `haystack`.
+    #[inline]
+    pub(crate) fn iter<'a, 'h>(&'a self, haystack: &'h [u8]) -> LineFeedIter<'a, 'h> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(one) = &self.sse2 {
+            return LineFeedIter::Sse2(one.iter(haystack));
+        }
+        LineFeedIter::Any(
+            memchr::memchr_iter(b'\n', haystack),
+            std::marker::PhantomData,
+        )
+    }
+
+    /// The first line feed of `haystack`.
+    #[inline]
+    pub(crate) fn find(&self, haystack: &[u8]) -> Option<usize> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(one) = &self.sse2 {
+            return one.find(haystack);
+        }
+        memchr::memchr(b'\n', haystack)
+    }
+}
+
+impl Iterator for LineFeedIter<'_, '_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            LineFeedIter::Sse2(it) => it.next(),
+            LineFeedIter::Any(it, _) => it.next(),
+        }
+    }
+}
+
 /// True when `s` is a non-empty RFC 3261 `token`.
 #[inline]
 pub(crate) fn is_token(s: &[u8]) -> bool {
@@ -192,6 +258,23 @@ pub(crate) fn as_str(s: &[u8]) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_feeds_are_found_as_memchr_finds_them() {
+        let lf = LineFeeds::new();
+        for text in [
+            &b""[..],
+            b"\n",
+            b"no line feed at all, but longer than one vector of sixteen",
+            b"a\nb\r\n\n",
+            b"Via: SIP/2.0/UDP h;branch=z9hG4bK-1\r\nTo: <sip:x@y>\r\n\r\nbody\n",
+        ] {
+            let ours: Vec<usize> = lf.iter(text).collect();
+            let theirs: Vec<usize> = memchr::memchr_iter(b'\n', text).collect();
+            assert_eq!(ours, theirs);
+            assert_eq!(lf.find(text), memchr::memchr(b'\n', text));
+        }
+    }
 
     #[test]
     fn comma_split_respects_quotes_and_angles() {

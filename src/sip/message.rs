@@ -7,7 +7,7 @@ use super::addr::NameAddr;
 use super::anomalies::Anomalies;
 use super::detect::{self, Start, StartError};
 use super::headers::{Entry, Header, HeaderKind, HeaderValue};
-use super::lex::{METHODS, as_str, is_lws, is_token_char, parse_len, trim, trim_end};
+use super::lex::{LineFeeds, METHODS, as_str, is_lws, is_token_char, parse_len, trim, trim_end};
 use super::uri::Uri;
 use super::values::{CSeq, ContentType, Event, SubscriptionState, Via};
 
@@ -251,7 +251,8 @@ fn index(data: &[u8], entries: &mut Vec<Entry>) -> Result<Layout, ParseError> {
     let mut pos = sl.next;
     // One LF search over the header section: each line consumes the LF
     // that ends it, so the iterator stays in step with `pos`.
-    let mut lfs = memchr::memchr_iter(b'\n', data.get(pos..).unwrap_or_default());
+    let line_feeds = LineFeeds::new();
+    let mut lfs = line_feeds.iter(data.get(pos..).unwrap_or_default());
     let base = pos;
     let body_start = loop {
         let Some(&c) = data.get(pos) else {

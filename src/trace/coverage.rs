@@ -41,12 +41,30 @@ pub(super) struct Coverage {
     degree: FxHashMap<u64, u32>,
     /// Links in order of first sight: (time, pair, node, node).
     order: VecDeque<(i64, u64, u64, u64)>,
+    /// The links noted lately, by pair fingerprint modulo its length: a
+    /// message on a link already noted in the same second changes nothing,
+    /// and most messages are (a transaction's hops and responses come in
+    /// bursts), so they skip the lookup in `links`, which on a large
+    /// trace misses the processor's caches.
+    recent: Vec<(u64, i64)>,
 }
+
+/// Slots of [`Coverage::recent`] (16 KiB).
+const RECENT_SLOTS: usize = 1024;
 
 impl Coverage {
     pub(super) fn note(&mut self, a: IpAddr, b: IpAddr, time: Timestamp) {
         let (ka, kb) = (node_key(a), node_key(b));
         let pair = pair_key(ka, kb);
+        if self.recent.is_empty() {
+            // No real time is i64::MIN: an empty slot matches nothing.
+            self.recent = vec![(0, i64::MIN); RECENT_SLOTS];
+        }
+        let slot = &mut self.recent[pair as usize % RECENT_SLOTS];
+        if *slot == (pair, time.secs) {
+            return;
+        }
+        *slot = (pair, time.secs);
         match self.links.get_mut(&pair) {
             Some(last) => *last = (*last).max(time.secs),
             None => {
@@ -73,7 +91,14 @@ impl Coverage {
                 }
                 _ => {
                     self.links.remove(&pair);
-                    for k in if ka == kb { vec![ka] } else { vec![ka, kb] } {
+                    // A link noted again must be found absent.
+                    if let Some(slot) = self.recent.get_mut(pair as usize % RECENT_SLOTS)
+                        && slot.0 == pair
+                    {
+                        *slot = (0, i64::MIN);
+                    }
+                    let nodes = if ka == kb { 1 } else { 2 };
+                    for k in [ka, kb].into_iter().take(nodes) {
                         if let Some(d) = self.degree.get_mut(&k) {
                             *d -= 1;
                             if *d == 0 {
@@ -174,5 +199,20 @@ mod tests {
         c.expire(t(1200));
         assert!(!c.seen(ip(1), ip(2)));
         assert!(c.links.is_empty() && c.degree.is_empty() && c.order.is_empty());
+    }
+
+    #[test]
+    fn a_link_expired_and_noted_again_in_the_same_second_is_seen() {
+        let mut c = Coverage::default();
+        c.note(ip(1), ip(2), t(5));
+        c.note(ip(1), ip(2), t(5));
+        assert_eq!(c.order.len(), 1, "the same second again is a no-op");
+        // Capture time jumps past the horizon: the link expires; a late
+        // packet stamped with the old second must bring it back.
+        c.expire(t(5 + 601));
+        assert!(!c.seen(ip(1), ip(2)));
+        c.note(ip(2), ip(1), t(5));
+        assert!(c.seen(ip(1), ip(2)));
+        assert!(c.peer_outside(ip(1), &[]));
     }
 }
