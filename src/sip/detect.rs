@@ -83,7 +83,7 @@ pub(crate) fn start_line(bytes: &[u8], at: usize) -> Result<StartLine, StartErro
         Some(&c) if super::lex::is_token_char(c) => {}
         _ => return Err(StartError::NotSip),
     }
-    let (len, next) = match super::lex::LineFeeds::new().find(rest) {
+    let (len, next) = match super::lex::ByteFinder::new(b'\n').find(rest) {
         Some(lf) => (lf, at + lf + 1),
         None => (rest.len(), bytes.len()),
     };

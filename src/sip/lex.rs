@@ -31,68 +31,71 @@ pub(crate) fn is_token_char(c: u8) -> bool {
     TOKEN[c as usize]
 }
 
-/// Finds line feeds in header sections.
+/// Finds one byte value (line feeds, colons) in header lines.
 ///
 /// Why not `memchr::memchr`: it picks AVX2 at run time and calls it
 /// through a function pointer, which cannot be inlined; header lines are
 /// ~50 bytes, so that call cost about what the search does. memchr's SSE2
 /// searcher needs no run-time choice on x86_64 (SSE2 is part of the
-/// architecture) and inlines into the header loop: message indexing went
-/// from 375 to 350 ns per message on the bench trace's messages.
-pub(crate) struct LineFeeds {
+/// architecture) and inlines into the header loop (callgrind on the bench
+/// trace's messages: 6 % fewer instructions for parsing, 40 % fewer
+/// indirect branches). Elsewhere, plain `memchr`.
+pub(crate) struct ByteFinder {
+    needle: u8,
     #[cfg(target_arch = "x86_64")]
     sse2: Option<memchr::arch::x86_64::sse2::memchr::One>,
 }
 
-/// The positions of the line feeds of a haystack, in order.
-pub(crate) enum LineFeedIter<'a, 'h> {
+/// The positions of a byte in a haystack, in order.
+pub(crate) enum ByteFinderIter<'a, 'h> {
     #[cfg(target_arch = "x86_64")]
     Sse2(memchr::arch::x86_64::sse2::memchr::OneIter<'a, 'h>),
     Any(memchr::Memchr<'h>, std::marker::PhantomData<&'a ()>),
 }
 
-impl LineFeeds {
+impl ByteFinder {
     #[inline]
-    pub(crate) fn new() -> LineFeeds {
-        LineFeeds {
+    pub(crate) fn new(needle: u8) -> ByteFinder {
+        ByteFinder {
+            needle,
             #[cfg(target_arch = "x86_64")]
-            sse2: memchr::arch::x86_64::sse2::memchr::One::new(b'\n'),
+            sse2: memchr::arch::x86_64::sse2::memchr::One::new(needle),
         }
     }
 
-    /// Every line feed of `haystack`.
+    /// Every position of the byte in `haystack`.
     #[inline]
-    pub(crate) fn iter<'a, 'h>(&'a self, haystack: &'h [u8]) -> LineFeedIter<'a, 'h> {
+    pub(crate) fn iter<'a, 'h>(&'a self, haystack: &'h [u8]) -> ByteFinderIter<'a, 'h> {
         #[cfg(target_arch = "x86_64")]
         if let Some(one) = &self.sse2 {
-            return LineFeedIter::Sse2(one.iter(haystack));
+            return ByteFinderIter::Sse2(one.iter(haystack));
         }
-        LineFeedIter::Any(
-            memchr::memchr_iter(b'\n', haystack),
+        ByteFinderIter::Any(
+            memchr::memchr_iter(self.needle, haystack),
             std::marker::PhantomData,
         )
     }
 
-    /// The first line feed of `haystack`.
+    /// The first position of the byte in `haystack`.
     #[inline]
     pub(crate) fn find(&self, haystack: &[u8]) -> Option<usize> {
         #[cfg(target_arch = "x86_64")]
         if let Some(one) = &self.sse2 {
             return one.find(haystack);
         }
-        memchr::memchr(b'\n', haystack)
+        memchr::memchr(self.needle, haystack)
     }
 }
 
-impl Iterator for LineFeedIter<'_, '_> {
+impl Iterator for ByteFinderIter<'_, '_> {
     type Item = usize;
 
     #[inline]
     fn next(&mut self) -> Option<usize> {
         match self {
             #[cfg(target_arch = "x86_64")]
-            LineFeedIter::Sse2(it) => it.next(),
-            LineFeedIter::Any(it, _) => it.next(),
+            ByteFinderIter::Sse2(it) => it.next(),
+            ByteFinderIter::Any(it, _) => it.next(),
         }
     }
 }
@@ -260,8 +263,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn line_feeds_are_found_as_memchr_finds_them() {
-        let lf = LineFeeds::new();
+    fn bytes_are_found_as_memchr_finds_them() {
+        let lf = ByteFinder::new(b'\n');
+        let colon = ByteFinder::new(b':');
         for text in [
             &b""[..],
             b"\n",
@@ -273,6 +277,7 @@ mod tests {
             let theirs: Vec<usize> = memchr::memchr_iter(b'\n', text).collect();
             assert_eq!(ours, theirs);
             assert_eq!(lf.find(text), memchr::memchr(b'\n', text));
+            assert_eq!(colon.find(text), memchr::memchr(b':', text));
         }
     }
 

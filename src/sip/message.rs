@@ -7,7 +7,7 @@ use super::addr::NameAddr;
 use super::anomalies::Anomalies;
 use super::detect::{self, Start, StartError};
 use super::headers::{Entry, Header, HeaderKind, HeaderValue};
-use super::lex::{LineFeeds, METHODS, as_str, is_lws, is_token_char, parse_len, trim, trim_end};
+use super::lex::{ByteFinder, METHODS, as_str, is_lws, is_token, parse_len, trim, trim_end};
 use super::uri::Uri;
 use super::values::{CSeq, ContentType, Event, SubscriptionState, Via};
 
@@ -251,7 +251,8 @@ fn index(data: &[u8], entries: &mut Vec<Entry>) -> Result<Layout, ParseError> {
     let mut pos = sl.next;
     // One LF search over the header section: each line consumes the LF
     // that ends it, so the iterator stays in step with `pos`.
-    let line_feeds = LineFeeds::new();
+    let line_feeds = ByteFinder::new(b'\n');
+    let colons = ByteFinder::new(b':');
     let mut lfs = line_feeds.iter(data.get(pos..).unwrap_or_default());
     let base = pos;
     let body_start = loop {
@@ -289,26 +290,36 @@ fn index(data: &[u8], entries: &mut Vec<Entry>) -> Result<Layout, ParseError> {
             continue;
         }
         // The name: token characters, optional white space, then ':'.
-        let name_len = line.iter().take_while(|&&c| is_token_char(c)).count();
-        let mut i = name_len;
-        while i < line.len() && (line[i] == b' ' || line[i] == b'\t') {
-            i += 1;
-        }
-        let (name_len, colon) = if name_len > 0 && line.get(i) == Some(&b':') {
-            (name_len, i)
-        } else {
-            // Not `token:`: keep a name with odd characters as an unknown
-            // header, skip a line without a colon; flag both.
-            anomalies.insert(Anomalies::BAD_HEADER_LINE);
-            match memchr::memchr(b':', line) {
-                Some(colon) => (line[..colon].trim_ascii_end().len(), colon),
-                None => {
-                    pos = next;
-                    continue;
-                }
+        // Found from the first ':' (a vector search) back over white
+        // space; a name the kind table knows is a token, so only other
+        // names are checked byte by byte.
+        let colon = colons.find(line);
+        let fast = colon.and_then(|colon| {
+            let name_len = line[..colon]
+                .iter()
+                .rposition(|&c| c != b' ' && c != b'\t')
+                .map_or(0, |last| last + 1);
+            let name = &line[..name_len];
+            let kind = HeaderKind::of(name);
+            (name_len > 0 && (kind != HeaderKind::Other || is_token(name)))
+                .then_some((name_len, colon, kind))
+        });
+        let (name_len, colon, kind) = match (fast, colon) {
+            (Some(fast), _) => fast,
+            (None, Some(colon)) => {
+                // Not `token:`: keep a name with odd characters as an
+                // unknown header; flag it.
+                anomalies.insert(Anomalies::BAD_HEADER_LINE);
+                let name_len = line[..colon].trim_ascii_end().len();
+                (name_len, colon, HeaderKind::of(&line[..name_len]))
+            }
+            (None, None) => {
+                // Skip a line without a colon; flag it.
+                anomalies.insert(Anomalies::BAD_HEADER_LINE);
+                pos = next;
+                continue;
             }
         };
-        let name = &line[..name_len];
         let value = &line[colon + 1..];
         let lead = value
             .iter()
@@ -319,7 +330,7 @@ fn index(data: &[u8], entries: &mut Vec<Entry>) -> Result<Layout, ParseError> {
         entries.push(Entry {
             name: (pos as u32, (pos + name_len) as u32),
             value: (vstart as u32, (vstart + value.len()) as u32),
-            kind: HeaderKind::of(name),
+            kind,
         });
         pos = next;
     };
@@ -711,6 +722,48 @@ impl fmt::Debug for Message<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_names_from_the_colon_back() {
+        let bad = Anomalies::BAD_HEADER_LINE;
+        /// A header line, the name and kind indexed (`None`: skipped),
+        /// and whether the message is flagged.
+        type Case<'c> = (&'c [u8], Option<(&'c str, HeaderKind)>, bool);
+        let cases: &[Case] = &[
+            (
+                b"Via : SIP/2.0/UDP h",
+                Some(("Via", HeaderKind::Via)),
+                false,
+            ),
+            (b"v\t:SIP/2.0/UDP h", Some(("v", HeaderKind::Via)), false),
+            (
+                b"X.Y_z!%*+`'~: v",
+                Some(("X.Y_z!%*+`'~", HeaderKind::Other)),
+                false,
+            ),
+            (b"Foo Bar: x", Some(("Foo Bar", HeaderKind::Other)), true),
+            (b"Via\x0c: x", Some(("Via", HeaderKind::Via)), true),
+            (b"Call@ID: x", Some(("Call@ID", HeaderKind::Other)), true),
+            (b": x", Some(("", HeaderKind::Other)), true),
+            (b"NoColonHere", None, true),
+        ];
+        for &(line, want, flagged) in cases {
+            let mut d = b"OPTIONS sip:a@b SIP/2.0\r\n".to_vec();
+            d.extend_from_slice(line);
+            d.extend_from_slice(b"\r\nl: 0\r\n\r\n");
+            let m = parse(&d).unwrap();
+            let got: Vec<(String, HeaderKind)> = m
+                .header_fields()
+                .map(|h| (h.name().into_owned(), h.kind()))
+                .collect();
+            let mut expected: Vec<(String, HeaderKind)> =
+                want.iter().map(|(n, k)| (n.to_string(), *k)).collect();
+            expected.push(("l".to_string(), HeaderKind::ContentLength));
+            let ctx = String::from_utf8_lossy(line);
+            assert_eq!(got, expected, "{ctx}");
+            assert_eq!(m.anomalies().contains(bad), flagged, "{ctx}");
+        }
+    }
 
     #[test]
     fn cseq_and_call_id_are_the_first_lines_read_at_indexing() {
