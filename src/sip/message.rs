@@ -227,12 +227,11 @@ impl CSeqAt {
     /// The first CSeq of `entries` (a message's), if it parses.
     fn of(data: &[u8], e: &Entry) -> Option<CSeqAt> {
         let value = Header::new(data, e).value().as_bytes();
-        let c = CSeq::parse(value)?;
-        Some(CSeqAt {
-            number: c.number,
-            // A standard name, or a slice of `data`.
-            method: MethodAt::of(data, c.method.as_bytes())?,
-        })
+        // As `CSeq::parse`, which a non-UTF-8 method fails.
+        let (number, method) = CSeq::split(value)?;
+        let method = MethodAt::of(data, method)?;
+        method.read(data)?;
+        Some(CSeqAt { number, method })
     }
 }
 

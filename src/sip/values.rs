@@ -32,6 +32,15 @@ impl<'a> CSeq<'a> {
     /// `None` when the number is missing or exceeds 2^32-1 (RFC 4475
     /// 3.1.2.4), or the method is not a token.
     pub fn parse(value: &'a [u8]) -> Option<CSeq<'a>> {
+        let (number, method) = Self::split(value)?;
+        Some(CSeq {
+            number,
+            method: method_str(method)?,
+        })
+    }
+
+    /// The number and the method's bytes (a token, not yet read as text).
+    pub(crate) fn split(value: &'a [u8]) -> Option<(u32, &'a [u8])> {
         let v = trim(value);
         let digits = v.iter().take_while(|c| c.is_ascii_digit()).count();
         let number = parse_u32(&v[..digits])?;
@@ -43,10 +52,7 @@ impl<'a> CSeq<'a> {
         if method.is_empty() || !trim(rest).is_empty() {
             return None;
         }
-        Some(CSeq {
-            number,
-            method: method_str(method)?,
-        })
+        Some((number, method))
     }
 }
 
