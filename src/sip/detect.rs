@@ -11,7 +11,7 @@
 //! bytes before the start line are skipped (RFC 3261 7.5; tshark rejects
 //! such a datagram).
 
-use super::lex::{METHODS, is_token};
+use super::lex::{ByteFinder, METHODS, is_token};
 
 /// Why a payload that resembles SIP is not a SIP start line; the text is
 /// the reason given in the problem report.
@@ -83,7 +83,7 @@ pub(crate) fn start_line(bytes: &[u8], at: usize) -> Result<StartLine, StartErro
         Some(&c) if super::lex::is_token_char(c) => {}
         _ => return Err(StartError::NotSip),
     }
-    let (len, next) = match super::lex::ByteFinder::new(b'\n').find(rest) {
+    let (len, next) = match ByteFinder::new(b'\n').find(rest) {
         Some(lf) => (lf, at + lf + 1),
         None => (rest.len(), bytes.len()),
     };
@@ -143,7 +143,7 @@ fn status_line(line: &[u8], at: usize) -> Result<Start, StartError> {
 }
 
 fn request_line(line: &[u8], at: usize) -> Result<Start, StartError> {
-    let sp = memchr::memchr(b' ', line);
+    let sp = ByteFinder::new(b' ').find(line);
     let method = &line[..sp.unwrap_or(line.len())];
     let ends_like_sip = || {
         let t = line.trim_ascii_end();
@@ -191,7 +191,7 @@ fn request_line(line: &[u8], at: usize) -> Result<Start, StartError> {
         }
         return Err(malformed("Request-URI holds control characters"));
     }
-    if memchr::memchr(b':', uri).is_none() {
+    if ByteFinder::new(b':').find(uri).is_none() {
         return Err(malformed("Request-URI has no scheme"));
     }
     Ok(Start::Request {
