@@ -33,7 +33,9 @@ impl<'a> Uri<'a> {
     /// Returns `None` when there is no valid scheme, when a `sip:`/`sips:`
     /// URI has an empty host or a port that is not a number up to 65535.
     pub fn parse(text: &'a str) -> Option<Uri<'a>> {
-        let colon = text.find(':')?;
+        // Byte searches: every delimiter is ASCII, so each index found is
+        // a char boundary (`str::find` with a char pattern decodes UTF-8).
+        let colon = find(text, b':')?;
         let scheme = &text[..colon];
         let mut chars = scheme.bytes();
         if !chars.next()?.is_ascii_alphabetic()
@@ -57,10 +59,10 @@ impl<'a> Uri<'a> {
             // Valid SIP URIs cannot hold an unescaped '@' outside userinfo,
             // while the user part may hold '?', ';' and ':'; so the first
             // '@' ends the userinfo.
-            let host_start = match rest.find('@') {
+            let host_start = match find(rest, b'@') {
                 Some(at) => {
                     let userinfo = &rest[..at];
-                    match userinfo.find(':') {
+                    match find(userinfo, b':') {
                         Some(c) => {
                             uri.user = Some(&userinfo[..c]);
                             uri.password = Some(&userinfo[c + 1..]);
@@ -72,13 +74,13 @@ impl<'a> Uri<'a> {
                 None => rest_start,
             };
             let hp = &text[host_start..];
-            let hp_len = hp.find([';', '?']).unwrap_or(hp.len());
+            let hp_len = find_either(hp, b';', b'?').unwrap_or(hp.len());
             let hostport = &hp[..hp_len];
             let (host, port) = if hostport.starts_with('[') {
-                let close = hostport.find(']')?;
+                let close = find(hostport, b']')?;
                 (&hostport[..=close], &hostport[close + 1..])
             } else {
-                match hostport.find(':') {
+                match find(hostport, b':') {
                     Some(c) => (&hostport[..c], &hostport[c..]),
                     None => (hostport, ""),
                 }
@@ -96,7 +98,7 @@ impl<'a> Uri<'a> {
             }
             uri.split_tail(host_start + hp_len);
         } else if scheme.eq_ignore_ascii_case("tel") {
-            let end = rest.find([';', '?']).unwrap_or(rest.len());
+            let end = find_either(rest, b';', b'?').unwrap_or(rest.len());
             uri.user = Some(&rest[..end]);
             uri.split_tail(rest_start + end);
         }
@@ -106,7 +108,7 @@ impl<'a> Uri<'a> {
     /// Records the `;params?headers` tail starting at byte `at`.
     fn split_tail(&mut self, at: usize) {
         let tail = &self.text[at..];
-        let q = tail.find('?');
+        let q = find(tail, b'?');
         let params_end = at + q.unwrap_or(tail.len());
         if tail.starts_with(';') {
             self.params = (at, params_end);
@@ -209,6 +211,18 @@ impl fmt::Display for Uri<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.text)
     }
+}
+
+/// The first `b` (ASCII) in `s`.
+#[inline]
+fn find(s: &str, b: u8) -> Option<usize> {
+    s.bytes().position(|c| c == b)
+}
+
+/// The first `a` or `b` (ASCII) in `s`.
+#[inline]
+fn find_either(s: &str, a: u8, b: u8) -> Option<usize> {
+    s.bytes().position(|c| c == a || c == b)
 }
 
 #[cfg(test)]

@@ -53,14 +53,21 @@ pub fn looks_like_uri(text: &str) -> bool {
     lower("sip:") || lower("sips:") || lower("tel:") || lower("urn:")
 }
 
-/// Are two URIs the same one?
+/// Are two URIs the same one? Compared by [`canonical_hash`] (the same
+/// 64-bit fingerprints the matcher's index uses), so no string is built.
 pub fn equivalent(a: &str, b: &str) -> bool {
-    canonical(a) == canonical(b)
+    canonical_hash(a) == canonical_hash(b)
 }
 
+/// Parameters hashed without building a string; URIs with more take the
+/// string path.
+const MAX_HASHED_PARAMS: usize = 16;
+
 /// A hash that two URIs share when [`canonical`] makes them equal,
-/// computed without building a string in the common case (no parameters):
-/// the matcher's index looks up every Request-URI.
+/// computed without building a string (the matcher's index looks up every
+/// Request-URI it waits on, and conditions compare URIs): scheme and host
+/// folded to lower case, parameters in the order of their lower-cased
+/// names (then values), each part length-prefixed.
 pub fn canonical_hash(text: &str) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = rustc_hash::FxHasher::default();
@@ -69,28 +76,61 @@ pub fn canonical_hash(text: &str) -> u64 {
         .trim_start_matches('<')
         .trim_end_matches('>')
         .trim();
-    match Uri::parse(t) {
-        Some(uri) if uri.params().next().is_none() => {
-            let lower = |s: &str, h: &mut rustc_hash::FxHasher| {
-                for b in s.bytes() {
-                    h.write_u8(b.to_ascii_lowercase());
-                }
-            };
-            h.write_u8(1);
-            lower(uri.scheme(), &mut h);
-            h.write_u8(b':');
-            if let Some(user) = uri.user() {
-                h.write(user.as_bytes());
-                h.write_u8(b'@');
-            }
-            if let Some(host) = uri.host() {
-                lower(host, &mut h);
-            }
-            h.write_u32(uri.port().map_or(u32::MAX, u32::from));
+    let lower = |s: &str, h: &mut rustc_hash::FxHasher| {
+        h.write_usize(s.len());
+        for b in s.bytes() {
+            h.write_u8(b.to_ascii_lowercase());
         }
-        _ => {
+    };
+    let Some(uri) = Uri::parse(t) else {
+        // Not a URI: its trimmed text.
+        h.write_u8(2);
+        canonical(text).hash(&mut h);
+        return h.finish();
+    };
+    let mut params = [("", None); MAX_HASHED_PARAMS];
+    let mut n = 0;
+    for p in uri.params() {
+        let Some(slot) = params.get_mut(n) else {
             h.write_u8(2);
             canonical(text).hash(&mut h);
+            return h.finish();
+        };
+        *slot = (p.name, p.value);
+        n += 1;
+    }
+    let params = &mut params[..n];
+    params.sort_unstable_by(|a, b| {
+        a.0.bytes()
+            .map(|c| c.to_ascii_lowercase())
+            .cmp(b.0.bytes().map(|c| c.to_ascii_lowercase()))
+            .then(a.1.cmp(&b.1))
+    });
+    h.write_u8(1);
+    lower(uri.scheme(), &mut h);
+    match uri.user() {
+        Some(user) => {
+            h.write_u8(1);
+            h.write_usize(user.len());
+            h.write(user.as_bytes());
+        }
+        None => h.write_u8(0),
+    }
+    match uri.host() {
+        Some(host) => lower(host, &mut h),
+        None => h.write_usize(usize::MAX),
+    }
+    h.write_u32(uri.port().map_or(u32::MAX, u32::from));
+    h.write_usize(params.len());
+    for (name, value) in params.iter() {
+        lower(name, &mut h);
+        match value {
+            Some(v) => {
+                h.write_u8(1);
+                h.write_usize(v.len());
+                h.write(v.as_bytes());
+            }
+            None => h.write_u8(0),
         }
     }
     h.finish()
@@ -122,5 +162,39 @@ mod tests {
             canonical_hash("sip:conf@example.com:5061"),
             canonical_hash("sip:conf@example.com")
         );
+        // Parameters: order and name case do not count; values, flags and
+        // presence do.
+        let same = [
+            ("sip:c@x;Transport=TCP;lr", "sip:c@X;LR;transport=TCP"),
+            ("sip:c@x;a=1;a=2", "sip:c@x;a=2;a=1"),
+            ("<sip:c@x;method=BYE>", " sip:c@x;METHOD=BYE "),
+        ];
+        for (a, b) in same {
+            assert!(equivalent(a, b), "{a} {b}");
+            assert_eq!(canonical(a), canonical(b), "{a} {b}");
+        }
+        let different = [
+            ("sip:c@x;transport=TCP", "sip:c@x;transport=tcp"),
+            ("sip:c@x;lr", "sip:c@x;lr="),
+            ("sip:c@x;lr", "sip:c@x"),
+            ("sip:c@x;a=1", "sip:c@x;b=1"),
+            ("sip:c@x;ab=1", "sip:c@x;a=b1"),
+            ("sip:c@x", "sips:c@x"),
+            ("tel:+1234", "tel:+1235"),
+            ("not a uri", "not  a uri"),
+        ];
+        for (a, b) in different {
+            assert!(!equivalent(a, b), "{a} {b}");
+            assert_ne!(canonical(a), canonical(b), "{a} {b}");
+        }
+        assert!(equivalent(" not a uri ", "not a uri"));
+        // Beyond the parameters hashed in place: the string path, same
+        // answer.
+        let many: String = (0..20).map(|i| format!(";p{i}={i}")).collect();
+        let reversed: String = (0..20).rev().map(|i| format!(";P{i}={i}")).collect();
+        assert!(equivalent(
+            &format!("sip:c@x{many}"),
+            &format!("sip:c@x{reversed}")
+        ));
     }
 }
