@@ -10,7 +10,7 @@
 //! the other runs the trace, the checker and the output. Between them
 //! travel batches of messages with their parse (layout and header index,
 //! so nothing is parsed twice), in capture order, through a channel of
-//! [`BATCHES_IN_FLIGHT`] batches that are reused: memory stays bounded
+//! `BATCHES_IN_FLIGHT` batches that are reused: memory stays bounded
 //! (a few MiB), and the order of every event is the capture's. Measured on
 //! a 195 MB generated trace (2 cores): `check` 1.17 s on one thread.
 //!

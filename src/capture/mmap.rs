@@ -39,10 +39,11 @@ impl Map {
             return None;
         }
         // SAFETY: the mapping is read-only (PROT_READ, MAP_SHARED: it shows
-        // the file's page cache, and this process never writes it). Its contents can change only if another process writes or
-        // truncates the file while it is read: the module documentation
-        // says why that risk (a SIGBUS, never silent misreading of memory
-        // sipflow owns) is accepted.
+        // the file's page cache, and this process never writes it). Its
+        // contents can change only if another process writes or truncates
+        // the file while it is read: the module documentation says why
+        // that risk (a SIGBUS, never silent misreading of memory sipflow
+        // owns) is accepted.
         let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
         let _ = map.advise(memmap2::Advice::Sequential);
         Some(Map {

@@ -79,8 +79,8 @@ impl SharedInput {
     }
 
     /// No holder needs the bytes before `offset` any more: a mapped file's
-    /// pages there are handed back (a few MiB behind, see
-    /// [`Map::release`]), so resident memory follows the slowest holder.
+    /// pages there are handed back (a few MiB behind, see `Map::release`),
+    /// so resident memory follows the slowest holder.
     pub fn release_before(&self, offset: u64) {
         if let Whole::Map(map) = &*self.0 {
             let offset = usize::try_from(offset).unwrap_or(usize::MAX);

@@ -69,17 +69,8 @@ pub trait Sink {
 
 /// Format a timestamp as seconds since the epoch with nanoseconds.
 pub fn epoch_seconds(t: Timestamp) -> String {
-    let mut s = String::with_capacity(24);
-    write_epoch_seconds(&mut s, t);
-    s
-}
-
-/// [`epoch_seconds`] appended to `out` (no allocation per timestamp).
-pub fn write_epoch_seconds(out: &mut String, t: Timestamp) {
-    use std::fmt::Write;
-    let _ = if t.secs < 0 {
-        write!(out, "{}", t.as_secs_f64())
-    } else {
-        write!(out, "{}.{:09}", t.secs, t.nanos)
-    };
+    if t.secs < 0 {
+        return format!("{}", t.as_secs_f64());
+    }
+    format!("{}.{:09}", t.secs, t.nanos)
 }

@@ -227,11 +227,12 @@ impl CSeqAt {
     /// The first CSeq of `entries` (a message's), if it parses.
     fn of(data: &[u8], e: &Entry) -> Option<CSeqAt> {
         let value = Header::new(data, e).value().as_bytes();
-        // As `CSeq::parse`, which a non-UTF-8 method fails.
+        // As `CSeq::parse`: the method is a token, so it reads as text.
         let (number, method) = CSeq::split(value)?;
-        let method = MethodAt::of(data, method)?;
-        method.read(data)?;
-        Some(CSeqAt { number, method })
+        Some(CSeqAt {
+            number,
+            method: MethodAt::of(data, method)?,
+        })
     }
 }
 

@@ -33,7 +33,7 @@ fn pair_key(a: u64, b: u64) -> u64 {
 }
 
 /// Links seen within [`COVERAGE_HORIZON_NS`] of capture time.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Coverage {
     /// Pair fingerprint → time of the latest message (whole seconds).
     links: FxHashMap<u64, i64>,
@@ -52,14 +52,24 @@ pub(super) struct Coverage {
 /// Slots of [`Coverage::recent`] (16 KiB).
 const RECENT_SLOTS: usize = 1024;
 
+/// An empty slot of [`Coverage::recent`]: no real time is `i64::MIN`.
+const NO_LINK: (u64, i64) = (0, i64::MIN);
+
+impl Default for Coverage {
+    fn default() -> Self {
+        Coverage {
+            links: FxHashMap::default(),
+            degree: FxHashMap::default(),
+            order: VecDeque::new(),
+            recent: vec![NO_LINK; RECENT_SLOTS],
+        }
+    }
+}
+
 impl Coverage {
     pub(super) fn note(&mut self, a: IpAddr, b: IpAddr, time: Timestamp) {
         let (ka, kb) = (node_key(a), node_key(b));
         let pair = pair_key(ka, kb);
-        if self.recent.is_empty() {
-            // No real time is i64::MIN: an empty slot matches nothing.
-            self.recent = vec![(0, i64::MIN); RECENT_SLOTS];
-        }
         let slot = &mut self.recent[pair as usize % RECENT_SLOTS];
         if *slot == (pair, time.secs) {
             return;
@@ -95,7 +105,7 @@ impl Coverage {
                     if let Some(slot) = self.recent.get_mut(pair as usize % RECENT_SLOTS)
                         && slot.0 == pair
                     {
-                        *slot = (0, i64::MIN);
+                        *slot = NO_LINK;
                     }
                     let nodes = if ka == kb { 1 } else { 2 };
                     for k in [ka, kb].into_iter().take(nodes) {

@@ -76,25 +76,21 @@ pub fn canonical_hash(text: &str) -> u64 {
         .trim_start_matches('<')
         .trim_end_matches('>')
         .trim();
-    let lower = |s: &str, h: &mut rustc_hash::FxHasher| {
-        h.write_usize(s.len());
-        for b in s.bytes() {
-            h.write_u8(b.to_ascii_lowercase());
-        }
-    };
-    let Some(uri) = Uri::parse(t) else {
-        // Not a URI: its trimmed text.
+    // Not a URI, or more parameters than are sorted in place: the
+    // canonical text.
+    let by_text = |mut h: rustc_hash::FxHasher| {
         h.write_u8(2);
         canonical(text).hash(&mut h);
-        return h.finish();
+        h.finish()
+    };
+    let Some(uri) = Uri::parse(t) else {
+        return by_text(h);
     };
     let mut params = [("", None); MAX_HASHED_PARAMS];
     let mut n = 0;
     for p in uri.params() {
         let Some(slot) = params.get_mut(n) else {
-            h.write_u8(2);
-            canonical(text).hash(&mut h);
-            return h.finish();
+            return by_text(h);
         };
         *slot = (p.name, p.value);
         n += 1;
@@ -106,32 +102,33 @@ pub fn canonical_hash(text: &str) -> u64 {
             .cmp(b.0.bytes().map(|c| c.to_ascii_lowercase()))
             .then(a.1.cmp(&b.1))
     });
-    h.write_u8(1);
-    lower(uri.scheme(), &mut h);
-    match uri.user() {
-        Some(user) => {
+    // Each part length-prefixed, so that no two URIs run together.
+    let lower = |s: &str, h: &mut rustc_hash::FxHasher| {
+        h.write_usize(s.len());
+        for b in s.bytes() {
+            h.write_u8(b.to_ascii_lowercase());
+        }
+    };
+    let exact = |s: Option<&str>, h: &mut rustc_hash::FxHasher| match s {
+        Some(s) => {
             h.write_u8(1);
-            h.write_usize(user.len());
-            h.write(user.as_bytes());
+            h.write_usize(s.len());
+            h.write(s.as_bytes());
         }
         None => h.write_u8(0),
-    }
+    };
+    h.write_u8(1);
+    lower(uri.scheme(), &mut h);
+    exact(uri.user(), &mut h);
     match uri.host() {
         Some(host) => lower(host, &mut h),
         None => h.write_usize(usize::MAX),
     }
     h.write_u32(uri.port().map_or(u32::MAX, u32::from));
     h.write_usize(params.len());
-    for (name, value) in params.iter() {
+    for &(name, value) in params.iter() {
         lower(name, &mut h);
-        match value {
-            Some(v) => {
-                h.write_u8(1);
-                h.write_usize(v.len());
-                h.write(v.as_bytes());
-            }
-            None => h.write_u8(0),
-        }
+        exact(value, &mut h);
     }
     h.finish()
 }
