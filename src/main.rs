@@ -1,7 +1,7 @@
 //! The `sipflow` command line: argument parsing and exit status, nothing else.
 
+use sipflow::check::Node;
 use std::io::{self, Write};
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -129,17 +129,12 @@ fn load_rules(paths: &[PathBuf], builtin: bool) -> Result<RuleSet, rules::LoadEr
     Ok(set)
 }
 
-fn parse_role(s: &str) -> Result<(String, IpAddr), String> {
-    let (name, ip) = s
+fn parse_role(s: &str) -> Result<(String, Node), String> {
+    let (name, node) = s
         .split_once('=')
-        .ok_or_else(|| format!("`{s}`: expected ROLE=IP, e.g. core-b=10.0.0.2"))?;
-    let ip: IpAddr = ip
-        .trim()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse()
-        .map_err(|_| format!("`{s}`: `{}` is not an IP address", ip.trim()))?;
-    Ok((name.trim().to_string(), ip))
+        .ok_or_else(|| format!("`{s}`: expected ROLE=IP or ROLE=IP:PORT, e.g. core-b=10.0.0.2"))?;
+    let node: Node = node.parse().map_err(|e| format!("`{s}`: {e}"))?;
+    Ok((name.trim().to_string(), node))
 }
 
 fn run(cli: Cli) -> io::Result<ExitCode> {
@@ -219,9 +214,33 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
                     Err(e) => return fail(format!("--role {e}")),
                 }
             }
-            for (name, _) in &bound {
+            let proxy = |n: &str| {
+                set.rules.iter().any(|r| {
+                    r.roles
+                        .iter()
+                        .position(|x| x == n)
+                        .is_some_and(|i| r.proxies[i])
+                })
+            };
+            for (i, (name, node)) in bound.iter().enumerate() {
                 if !set.rules.iter().any(|r| r.roles.contains(name)) {
                     return fail(format!("role `{name}` is used by no rule"));
+                }
+                if let Some((_, other)) = bound[..i].iter().find(|(n, _)| n == name && !proxy(n)) {
+                    return fail(format!(
+                        "role `{name}` is bound twice ({other} and {node}): bind each role once"
+                    ));
+                }
+                if let Some((other, _)) = bound[..i].iter().find(|(n, o)| {
+                    *o == *node
+                        || (o.ip == node.ip
+                            && (o.port.is_none() || node.port.is_none())
+                            && !proxy(n)
+                            && !proxy(name))
+                }) {
+                    return fail(format!(
+                        "roles `{other}` and `{name}` are bound to one node ({node}): two roles on one address need distinct ports (ROLE=IP:PORT)"
+                    ));
                 }
             }
             let mut sink: Box<dyn Sink> = match format {

@@ -22,7 +22,6 @@
 //! are handed back once the batches that refer to them have come back.
 
 use std::io;
-use std::net::IpAddr;
 use std::ops::Range;
 use std::path::Path;
 
@@ -46,7 +45,7 @@ pub enum Job<'r> {
     Check {
         rules: &'r [Rule],
         /// Roles bound by the user (`--role core-b=10.0.0.2`).
-        roles: &'r [(String, IpAddr)],
+        roles: &'r [(String, crate::check::Node)],
     },
 }
 
@@ -449,8 +448,12 @@ impl<'s, 'r> SipStage<'s, 'r> {
         };
         let mut settled = Vec::new();
         checker.finish(&self.trace, &mut |r| settled.push(r));
+        let problems = checker.problems();
         for r in settled {
             self.emit(r);
+        }
+        for p in &problems {
+            self.problem(p);
         }
     }
 }

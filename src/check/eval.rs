@@ -249,29 +249,23 @@ pub fn eval_cond(msg: &Msg<'_>, kind: &CondKind, env: &Env<'_>) -> Truth {
                 Op::NotMatches(re) => b(value.as_deref().is_some_and(|v| !re.is_match(v))),
             }
         }
-        CondKind::DialogOf { var } => {
+        CondKind::DialogOf { var, peer } => {
             let Some(focus) = env.vars.get(*var).and_then(|x| x.as_deref()) else {
                 return Truth::Unknown;
             };
-            let dialogs = env.trace.focus_dialogs(focus);
-            if dialogs.is_empty() {
-                // No dialog of this conference is in the capture. A dialog
-                // known to belong to another conference is not one; else
-                // the focus side of a conference dialog is named by the
-                // conference URI (RFC 4579: To when the participant dialled
-                // in, From when the focus invited), which the dialog's
-                // requests keep in From or To.
-                if env.trace.is_focus_dialog(msg.call_key) {
-                    Truth::False
-                } else {
-                    let names_focus = |h: Option<crate::trace::NameAddr<'_>>| {
-                        h.and_then(|na| na.uri_str().map(|u| values_equal(u, focus)))
-                            .unwrap_or(false)
+            let of_focus = dialog_of(msg, focus, env.trace);
+            match (of_focus, peer) {
+                (Truth::False, _) | (_, None) => of_focus,
+                (_, Some((role, negated))) => {
+                    let Some(node) = env.roles.get(*role).copied().flatten() else {
+                        return Truth::Unknown;
                     };
-                    b(names_focus(msg.sip.from()) || names_focus(msg.sip.to()))
+                    match dialog_peer_is(msg, node, env.trace) {
+                        Some(is) if is != *negated => of_focus,
+                        Some(_) => Truth::False,
+                        None => Truth::Unknown,
+                    }
                 }
-            } else {
-                b(dialogs.iter().any(|d| d.call_id == msg.call_key))
             }
         }
         CondKind::FocusFor {
@@ -291,6 +285,43 @@ pub fn eval_cond(msg: &Msg<'_>, kind: &CondKind, env: &Env<'_>) -> Truth {
             }
         }
     }
+}
+
+/// Does `msg` travel in a dialog of the conference `focus` (RFC 4579)?
+fn dialog_of(msg: &Msg<'_>, focus: &str, trace: &Tracker) -> Truth {
+    let b = |x: bool| if x { Truth::True } else { Truth::False };
+    let dialogs = trace.focus_dialogs(focus);
+    if dialogs.is_empty() {
+        // No dialog of this conference is in the capture. A dialog known
+        // to belong to another conference is not one; else the focus side
+        // of a conference dialog is named by the conference URI (RFC 4579:
+        // To when the participant dialled in, From when the focus
+        // invited), which the dialog's requests keep in From or To.
+        if trace.is_focus_dialog(msg.call_key) {
+            Truth::False
+        } else {
+            let names_focus = |h: Option<crate::trace::NameAddr<'_>>| {
+                h.and_then(|na| na.uri_str().map(|u| values_equal(u, focus)))
+                    .unwrap_or(false)
+            };
+            b(names_focus(msg.sip.from()) || names_focus(msg.sip.to()))
+        }
+    } else {
+        b(dialogs.iter().any(|d| d.call_id == msg.call_key))
+    }
+}
+
+/// Is `node` the participant side of the conference dialog `msg` travels
+/// in? Known from the dialog's setup when the capture holds it (the nodes
+/// it touched), else from a request's Request-URI (the remote target) when
+/// it names an address. `None`: the capture cannot tell.
+fn dialog_peer_is(msg: &Msg<'_>, node: IpAddr, trace: &Tracker) -> Option<bool> {
+    if let Some(touches) = trace.focus_dialog_touches(msg.call_key, node) {
+        return Some(touches);
+    }
+    let host = Uri::parse(msg.sip.request_uri_str()?)?.host()?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.parse::<IpAddr>().ok().map(|ip| ip == node)
 }
 
 #[cfg(test)]

@@ -1,41 +1,52 @@
-//! One flow instance while it is open, and how it is settled.
+//! One flow instance while it is open: its bindings and seen steps, and
+//! how a message is matched to one of its steps.
+//!
+//! Matching is two-phase: [`Instance::probe`] says whether and how a
+//! message would fit (without changing anything), so that the checker can
+//! give a message to the closest of several competing instances;
+//! [`Instance::apply`] then records it.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use super::eval::{Env, Truth, eval_cond, eval_path};
-use super::{InstanceReport, Key, Status, StepReport, Verdict};
+use super::roles::{Fit, Slot, View, bind};
+use super::seen::Seen;
+use super::{Key, truncate};
 use crate::capture::Timestamp;
 use crate::rules::ast::{CondKind, MessagePattern, Relation, Rule, StatusPattern, StepIdx};
-use crate::trace::{Msg, Tracker, call_id_key};
+use crate::trace::{Msg, Tracker};
 
-/// What is kept of a message once it is a step: the correlation fields
-/// later steps refer to, and where it was seen.
-#[derive(Debug, Clone)]
-pub(super) struct Seen {
-    src: IpAddr,
-    dst: IpAddr,
-    frame: u64,
-    time: Timestamp,
-    /// Fingerprints ([`key`]) of the correlation fields: a seen step costs
-    /// no allocation.
-    call_id: u64,
-    cseq: u32,
-    cseq_method: u64,
-    branch: Option<u64>,
-    from_tag: Option<u64>,
-    status: Option<u16>,
-    /// Why the message, though it is this step, has the wrong content.
-    wrong: Option<String>,
+/// Steps seen, by rule index (only those reached: memory follows the
+/// steps an instance actually saw, not the rule's length).
+#[derive(Debug, Clone, Default)]
+pub(super) struct SeenSteps(Vec<(StepIdx, Seen)>);
+
+impl SeenSteps {
+    pub fn get(&self, idx: StepIdx) -> Option<&Seen> {
+        self.0.iter().find(|(i, _)| *i == idx).map(|(_, s)| s)
+    }
+    fn get_mut(&mut self, idx: StepIdx) -> Option<&mut Seen> {
+        self.0.iter_mut().find(|(i, _)| *i == idx).map(|(_, s)| s)
+    }
+    fn set(&mut self, idx: StepIdx, seen: Seen) {
+        match self.get_mut(idx) {
+            Some(s) => *s = seen,
+            None => self.0.push((idx, seen)),
+        }
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &(StepIdx, Seen)> {
+        self.0.iter()
+    }
 }
 
 /// One participant of a per-participant block.
 #[derive(Debug, Clone)]
 pub(super) struct Iteration {
     pub participant: String,
-    /// The participant's dialog, by [`call_id_key`] fingerprint.
+    /// The participant's dialog, by [`crate::trace::call_id_key`] fingerprint.
     pub call_id: Option<u64>,
-    roles: Vec<Option<IpAddr>>,
-    seen: Vec<Option<Seen>>,
+    pub slots: Vec<Slot>,
+    pub seen: SeenSteps,
 }
 
 /// An open flow instance.
@@ -43,49 +54,81 @@ pub(super) struct Iteration {
 pub(super) struct Instance {
     pub rule: usize,
     pub group: u64,
-    trigger_frame: u64,
-    trigger_call_id: String,
+    pub trigger_frame: u64,
+    pub trigger_call_id: String,
     /// The trigger's Call-ID fingerprint (an instance is always found by
     /// it, so that a retransmitted trigger meets the instance it started).
-    trigger_call_key: u64,
-    pub roles: Vec<Option<IpAddr>>,
+    pub trigger_call_key: u64,
+    pub slots: Vec<Slot>,
     pub vars: Vec<Option<String>>,
-    seen: Vec<Option<Seen>>,
+    pub seen: SeenSteps,
     pub iterations: Vec<Iteration>,
     snapshot_done: bool,
-    from_setup: bool,
-    last_time: Timestamp,
+    pub from_setup: bool,
+    pub last_time: Timestamp,
     /// When the instance stops waiting (capture time, ns), and the
     /// deadline its live timer entry was set for.
     pub deadline_ns: i128,
     pub armed_at: Option<i128>,
     pub keys: Vec<Key>,
-    pub in_scan: bool,
-    evidence: u32,
+    pub evidence: u32,
     /// Vias beyond what the entry step's hop needs (0 fits best).
-    via_excess: usize,
-}
-
-/// A settled instance awaiting the other alternatives of its trigger.
-#[derive(Debug)]
-pub(super) struct Settled {
-    pub group: u64,
-    pub rule: usize,
-    pub score: (usize, u32, std::cmp::Reverse<usize>),
-    pub report: InstanceReport,
+    pub via_excess: usize,
 }
 
 /// A message accepted as a step, before it is recorded.
-struct Accept {
+#[derive(Debug)]
+pub(super) struct Accept {
     seen: Seen,
-    bind: Vec<(usize, IpAddr)>,
+    bind: [Option<(usize, SocketAddr)>; 2],
     vars: Option<Vec<Option<String>>>,
     evidence: u32,
+    /// How close the message is to the instance: 0 the same transaction,
+    /// 1 the same dialog, 2 tied otherwise (captured values, roles).
+    pub rank: u8,
 }
 
-/// The fingerprint under which strings are kept and compared.
-fn key(s: &str) -> u64 {
-    call_id_key(s)
+/// How a message would fit an instance.
+#[derive(Debug)]
+pub(super) enum Claim {
+    /// A retransmission of a message the instance holds.
+    Again,
+    /// A new step.
+    Step {
+        idx: StepIdx,
+        iter: Option<usize>,
+        /// A participant met for the first time (no setup in the capture).
+        new_participant: Option<String>,
+        accept: Accept,
+    },
+    /// The next hop of a message the instance holds as step `idx`.
+    Hop {
+        idx: StepIdx,
+        iter: Option<usize>,
+        how: HopKind,
+    },
+}
+
+impl Claim {
+    /// 0 is closest (see [`Accept::rank`]).
+    pub fn rank(&self) -> u8 {
+        match self {
+            Claim::Again | Claim::Hop { .. } => 0,
+            Claim::Step { accept, .. } => accept.rank,
+        }
+    }
+}
+
+/// What the next hop of a step's message means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum HopKind {
+    /// A path goes on (`A -> ... -> B`).
+    Path,
+    /// The node the step delivered to forwarded it: it was a proxy, and
+    /// the step names the new hop.
+    Retarget,
+    /// A hop inside the proxy chain the step delivered to.
+    Through,
 }
 
 fn in_block(rule: &Rule, idx: StepIdx) -> bool {
@@ -94,7 +137,7 @@ fn in_block(rule: &Rule, idx: StepIdx) -> bool {
         .is_some_and(|r| idx >= r.first && idx <= r.last)
 }
 
-fn per_participant(rule: &Rule, role: usize) -> bool {
+pub(super) fn per_participant(rule: &Rule, role: usize) -> bool {
     rule.repeat
         .as_ref()
         .is_some_and(|r| r.roles.contains(&role))
@@ -102,8 +145,7 @@ fn per_participant(rule: &Rule, role: usize) -> bool {
 
 impl Instance {
     /// Can `msg` start an instance at step `entry`? The cheap refusal
-    /// [`Instance::trigger`] starts with, kept apart so that the common
-    /// case (most messages start nothing) costs a compare, not a call.
+    /// [`Instance::trigger`] starts with.
     #[inline]
     pub(super) fn may_trigger(rule: &Rule, msg: &Msg<'_>, entry: StepIdx) -> bool {
         matches!(&rule.steps[entry].message,
@@ -117,13 +159,12 @@ impl Instance {
     pub(super) fn trigger(
         ri: usize,
         rule: &Rule,
-        preset: &[Option<IpAddr>],
+        preset: &[Slot],
         msg: &Msg<'_>,
         trace: &Tracker,
         entry: StepIdx,
         depth: usize,
     ) -> Option<Instance> {
-        // Cheap refusals first: the kind of message of the entry step.
         if !Self::may_trigger(rule, msg, entry) {
             return None;
         }
@@ -140,12 +181,11 @@ impl Instance {
             rule: ri,
             group: 0,
             trigger_frame: msg.frame,
-            // Set once the message is taken (most candidates are not).
             trigger_call_id: String::new(),
             trigger_call_key: msg.call_key,
-            roles: preset.to_vec(),
+            slots: preset.to_vec(),
             vars: vec![None; rule.vars.len()],
-            seen: vec![None; rule.steps.len()],
+            seen: SeenSteps::default(),
             iterations: Vec::new(),
             snapshot_done: false,
             from_setup: false,
@@ -153,7 +193,6 @@ impl Instance {
             deadline_ns: 0,
             armed_at: None,
             keys: Vec::new(),
-            in_scan: false,
             evidence: 0,
             via_excess: if depth == 0 {
                 msg.sip.vias().count().saturating_sub(1)
@@ -164,14 +203,13 @@ impl Instance {
         if entry > 0 {
             // The message stands for step 1 too: its captures and ties.
             let first = &rule.steps[0];
-            if !matches!(&first.message, MessagePattern::Request { method } if msg.method == Some(method.as_str()))
-            {
+            if !Self::may_trigger(rule, msg, 0) {
                 return None;
             }
             for c in &first.captures {
                 inst.vars[c.var] = eval_path(msg, &c.path).map(|x| x.into_owned());
             }
-            let roles = inst.roles.clone();
+            let roles = inst.role_ips(rule, None);
             let env = Env {
                 vars: &inst.vars,
                 roles: &roles,
@@ -200,61 +238,76 @@ impl Instance {
         Some(inst)
     }
 
-    fn role(&self, rule: &Rule, role: usize, iter: Option<usize>) -> Option<IpAddr> {
-        match iter {
-            Some(i) if per_participant(rule, role) => {
-                self.iterations.get(i).and_then(|it| it.roles[role])
-            }
-            _ => self.roles[role],
+    fn view<'a>(
+        &'a self,
+        rule: &'a Rule,
+        iter: Option<usize>,
+        pp: &'a dyn Fn(usize) -> bool,
+    ) -> View<'a> {
+        let _ = rule;
+        View {
+            slots: &self.slots,
+            over: iter
+                .and_then(|i| self.iterations.get(i))
+                .map(|it| it.slots.as_slice()),
+            fresh: iter.is_some_and(|i| i >= self.iterations.len()),
+            per_participant: pp,
         }
     }
 
-    fn seen_at(&self, rule: &Rule, idx: StepIdx, iter: Option<usize>) -> Option<&Seen> {
-        match (&rule.repeat, iter) {
-            (Some(r), Some(i)) if in_block(rule, idx) => self
+    /// The first address of each role (for conditions that name roles).
+    pub(super) fn role_ips(&self, rule: &Rule, iter: Option<usize>) -> Vec<Option<IpAddr>> {
+        (0..self.slots.len())
+            .map(|r| self.slot(rule, r, iter).addr().map(|a| a.ip()))
+            .collect()
+    }
+
+    pub(super) fn slot(&self, rule: &Rule, role: usize, iter: Option<usize>) -> &Slot {
+        static FREE: Slot = Slot::Free;
+        match iter {
+            Some(i) if per_participant(rule, role) => self
                 .iterations
                 .get(i)
-                .and_then(|it| it.seen[idx - r.first].as_ref()),
-            (Some(_), None) if in_block(rule, idx) => self
-                .iterations
-                .iter()
-                .filter_map(|it| {
-                    it.seen[idx - rule.repeat.as_ref().map_or(0, |r| r.first)].as_ref()
-                })
-                .next(),
-            _ => self.seen[idx].as_ref(),
+                .map(|it| &it.slots[role])
+                .unwrap_or(&FREE),
+            _ => &self.slots[role],
         }
     }
 
-    /// Call-ID fingerprints of the messages seen as step `idx` (every
-    /// participant's), appended to `out`.
-    fn seen_call_ids(&self, rule: &Rule, idx: StepIdx, out: &mut Vec<u64>) {
-        match &rule.repeat {
-            Some(r) if in_block(rule, idx) => out.extend(
-                self.iterations
-                    .iter()
-                    .filter_map(|it| it.seen[idx - r.first].as_ref().map(|s| s.call_id)),
-            ),
-            _ => out.extend(self.seen[idx].iter().map(|s| s.call_id)),
-        }
-    }
-
-    /// The Call-IDs (fingerprints) a message must carry to be step `idx`,
-    /// appended to `out`: those of the nearest seen step along its chain of
-    /// relations (the step it names, or the one that step names, ...).
-    /// Nothing when no step of the chain is seen yet: it cannot match then.
-    pub(super) fn anchor_call_ids(&self, rule: &Rule, idx: StepIdx, out: &mut Vec<u64>) {
-        let mut cur = idx;
-        for _ in 0..rule.steps.len() {
-            let Some(rel) = rule.steps[cur].relation else {
-                return;
-            };
-            let before = out.len();
-            self.seen_call_ids(rule, rel.target(), out);
-            if out.len() > before {
-                return;
+    fn slot_mut(&mut self, rule: &Rule, role: usize, iter: Option<usize>) -> &mut Slot {
+        match iter {
+            Some(i) if per_participant(rule, role) && i < self.iterations.len() => {
+                &mut self.iterations[i].slots[role]
             }
-            cur = rel.target();
+            _ => &mut self.slots[role],
+        }
+    }
+
+    pub(super) fn seen_at(&self, rule: &Rule, idx: StepIdx, iter: Option<usize>) -> Option<&Seen> {
+        if in_block(rule, idx) {
+            match iter {
+                Some(i) => self.iterations.get(i).and_then(|it| it.seen.get(idx)),
+                None => self.iterations.iter().find_map(|it| it.seen.get(idx)),
+            }
+        } else {
+            self.seen.get(idx)
+        }
+    }
+
+    fn seen_mut(&mut self, rule: &Rule, idx: StepIdx, iter: Option<usize>) -> Option<&mut Seen> {
+        if in_block(rule, idx) {
+            self.iterations.get_mut(iter?)?.seen.get_mut(idx)
+        } else {
+            self.seen.get_mut(idx)
+        }
+    }
+
+    /// Every Call-ID the instance has seen (a message forwarding one of
+    /// its messages on carries one of them).
+    pub(super) fn all_call_ids(&self, out: &mut Vec<u64>) {
+        out.extend(self.seen.iter().map(|(_, s)| s.call_key));
+        for it in &self.iterations {
+            out.extend(it.seen.iter().map(|(_, s)| s.call_key));
         }
     }
 
@@ -266,43 +319,21 @@ impl Instance {
                     || self
                         .iterations
                         .iter()
-                        .any(|it| it.seen[idx - r.first].is_none())
+                        .any(|it| it.seen.get(idx).is_none_or(|s| !s.arrived))
             }
-            _ => self.seen[idx].is_none(),
+            _ => self.seen.get(idx).is_none_or(|s| !s.arrived),
         }
     }
 
-    /// Is `msg` a retransmission of a message this instance already holds
-    /// (the same message again on the same hop)? It is then not a new step.
-    fn holds_again(&self, msg: &Msg<'_>) -> bool {
-        let same = |s: &Seen| {
-            s.call_id == msg.call_key
-                && s.cseq == msg.cseq
-                && s.status == msg.status
-                && s.src == msg.src.ip()
-                && s.dst == msg.dst.ip()
-                && s.cseq_method == key(msg.cseq_method)
-                && s.branch == msg.top_branch().map(key)
-        };
-        self.seen.iter().flatten().any(same)
+    /// How would `msg` fit this instance, if at all? Changes nothing.
+    pub(super) fn probe(&self, rule: &Rule, msg: &Msg<'_>, trace: &Tracker) -> Option<Claim> {
+        let again = self.seen.iter().any(|(_, s)| s.again(msg))
             || self
                 .iterations
                 .iter()
-                .any(|it| it.seen.iter().flatten().any(same))
-    }
-
-    /// The Call-ID of the trigger: an instance is always found by it, so
-    /// that a retransmitted trigger meets the instance it started.
-    pub(super) fn trigger_call_key(&self) -> u64 {
-        self.trigger_call_key
-    }
-
-    /// Try every pending step in rule order; the first that accepts the
-    /// message takes it. A retransmission of a step is taken, and changes
-    /// nothing.
-    pub(super) fn offer(&mut self, rule: &Rule, msg: &Msg<'_>, trace: &Tracker) -> bool {
-        if self.holds_again(msg) {
-            return true;
+                .any(|it| it.seen.iter().any(|(_, s)| s.again(msg)));
+        if again {
+            return Some(Claim::Again);
         }
         for idx in 1..rule.steps.len() {
             if let Some(r) = rule.repeat.as_ref().filter(|_| in_block(rule, idx)) {
@@ -313,35 +344,169 @@ impl Instance {
                             .call_id
                             .is_some_and(|c| c != msg.call_key);
                     if !other_dialog
-                        && self.iterations[i].seen[idx - r.first].is_none()
-                        && let Some(a) = self.try_step(rule, idx, Some(i), msg, trace, false)
+                        && self.iterations[i].seen.get(idx).is_none()
+                        && let Some(accept) = self.try_step(rule, idx, Some(i), msg, trace, false)
                     {
-                        self.record(rule, idx, Some(i), a, msg, trace);
-                        return true;
+                        return Some(Claim::Step {
+                            idx,
+                            iter: Some(i),
+                            new_participant: None,
+                            accept,
+                        });
                     }
                 }
                 if idx == r.first && self.may_add_participant(rule) {
-                    self.iterations.push(Iteration {
-                        participant: msg.sip.request_uri_str().unwrap_or_default().to_string(),
-                        call_id: Some(msg.call_key),
-                        roles: vec![None; rule.roles.len()],
-                        seen: vec![None; r.last - r.first + 1],
-                    });
-                    let i = self.iterations.len() - 1;
-                    if let Some(a) = self.try_step(rule, idx, Some(i), msg, trace, false) {
-                        self.record(rule, idx, Some(i), a, msg, trace);
-                        return true;
+                    // A participant not met yet: an iteration past the last.
+                    let fresh = Some(self.iterations.len());
+                    if let Some(accept) = self.try_step(rule, idx, fresh, msg, trace, false) {
+                        return Some(Claim::Step {
+                            idx,
+                            iter: None,
+                            new_participant: Some(
+                                msg.sip.request_uri_str().unwrap_or_default().to_string(),
+                            ),
+                            accept,
+                        });
                     }
-                    self.iterations.pop();
                 }
-            } else if self.seen[idx].is_none()
-                && let Some(a) = self.try_step(rule, idx, None, msg, trace, false)
+            } else if self.seen.get(idx).is_none()
+                && let Some(accept) = self.try_step(rule, idx, None, msg, trace, false)
             {
-                self.record(rule, idx, None, a, msg, trace);
-                return true;
+                return Some(Claim::Step {
+                    idx,
+                    iter: None,
+                    new_participant: None,
+                    accept,
+                });
             }
         }
-        false
+        self.probe_hop(rule, msg)
+    }
+
+    /// Is `msg` the next hop of a message the instance holds?
+    fn probe_hop(&self, rule: &Rule, msg: &Msg<'_>) -> Option<Claim> {
+        let pp = |r: usize| per_participant(rule, r);
+        let mut found = None;
+        let mut consider = |idx: StepIdx, iter: Option<usize>, s: &Seen| {
+            if found.is_some() || !s.forwarded_as(msg) {
+                return;
+            }
+            let step = &rule.steps[idx];
+            let view = self.view(rule, iter, &pp);
+            let how = if step.path {
+                HopKind::Path
+            } else if rule.proxies[step.to] {
+                HopKind::Through
+            } else if self.retargetable(rule, idx, iter) {
+                HopKind::Retarget
+            } else {
+                return;
+            };
+            // The next node must be free to take its place.
+            let ok = match how {
+                HopKind::Through => view.fit(step.to, msg.dst, true) != Fit::No,
+                HopKind::Path | HopKind::Retarget => true,
+            };
+            if ok {
+                found = Some(Claim::Hop { idx, iter, how });
+            }
+        };
+        for (idx, s) in self.seen.iter() {
+            consider(*idx, None, s);
+        }
+        for (i, it) in self.iterations.iter().enumerate() {
+            for (idx, s) in it.seen.iter() {
+                consider(*idx, Some(i), s);
+            }
+        }
+        found
+    }
+
+    /// May step `idx`'s receiving role move on to the next node the
+    /// message reaches? Only while that binding is this step's alone.
+    fn retargetable(&self, rule: &Rule, idx: StepIdx, iter: Option<usize>) -> bool {
+        let to = rule.steps[idx].to;
+        if !matches!(self.slot(rule, to, iter), Slot::Node { by: Some(b), .. } if *b == idx) {
+            return false;
+        }
+        let uses = |other: StepIdx| {
+            other != idx && (rule.steps[other].from == to || rule.steps[other].to == to)
+        };
+        !self.seen.iter().any(|(o, _)| uses(*o))
+            && !self
+                .iterations
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| {
+                    per_participant(rule, to).then_some(*i) == iter || !per_participant(rule, to)
+                })
+                .any(|(_, it)| it.seen.iter().any(|(o, _)| uses(*o)))
+    }
+
+    /// Record a claim made by [`Instance::probe`].
+    pub(super) fn apply(&mut self, rule: &Rule, claim: Claim, msg: &Msg<'_>, trace: &Tracker) {
+        match claim {
+            Claim::Again => {}
+            Claim::Step {
+                idx,
+                iter,
+                new_participant,
+                accept,
+            } => {
+                let iter = match new_participant {
+                    Some(participant) => {
+                        self.iterations.push(Iteration {
+                            participant,
+                            call_id: Some(msg.call_key),
+                            slots: vec![Slot::Free; rule.roles.len()],
+                            seen: SeenSteps::default(),
+                        });
+                        Some(self.iterations.len() - 1)
+                    }
+                    None => iter,
+                };
+                self.record(rule, idx, iter, accept, msg, trace);
+            }
+            Claim::Hop { idx, iter, how } => {
+                let step = &rule.steps[idx];
+                let (from, to) = (step.from, step.to);
+                let pp = |r: usize| per_participant(rule, r);
+                let fit = self
+                    .view(rule, iter, &pp)
+                    .fit(to, msg.dst, rule.proxies[to]);
+                match how {
+                    HopKind::Through => {
+                        if let Some(s) = self.seen_mut(rule, idx, iter) {
+                            s.pass_through(msg);
+                        }
+                        bind(self.slot_mut(rule, to, iter), msg.dst, idx);
+                    }
+                    HopKind::Path | HopKind::Retarget => {
+                        let old = self.seen_at(rule, idx, iter).map(|s| s.hop.dst);
+                        if how == HopKind::Retarget
+                            && rule.proxies[from]
+                            && let Some(old) = old
+                        {
+                            bind(self.slot_mut(rule, from, iter), old, idx);
+                        }
+                        let rebind = matches!(self.slot(rule, to, iter), Slot::Free)
+                            || self.retargetable(rule, idx, iter);
+                        if rebind {
+                            *self.slot_mut(rule, to, iter) = Slot::Free;
+                            bind(self.slot_mut(rule, to, iter), msg.dst, idx);
+                        }
+                        let arrived = rebind || fit == Fit::Yes;
+                        if let Some(s) = self.seen_mut(rule, idx, iter) {
+                            s.advance(msg);
+                            s.arrived = arrived;
+                        }
+                    }
+                }
+                if msg.time > self.last_time {
+                    self.last_time = msg.time;
+                }
+            }
+        }
     }
 
     /// Without the session's setup, participants are the dialogs the focus
@@ -351,17 +516,19 @@ impl Instance {
         if self.from_setup {
             return false;
         }
-        let before = r
-            .first
-            .checked_sub(1)
-            .is_none_or(|b| self.seen[b].is_some());
+        let before = rule.steps[..r.first]
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(i, s)| !s.optional && !in_block(rule, *i))
+            .is_none_or(|(b, _)| self.seen.get(b).is_some());
         let after_seen = rule
             .steps
             .iter()
             .enumerate()
             .skip(r.last + 1)
             .find(|(_, s)| !s.optional)
-            .is_some_and(|(i, _)| self.seen[i].is_some());
+            .is_some_and(|(i, _)| self.seen.get(i).is_some());
         before && !after_seen
     }
 
@@ -393,6 +560,10 @@ impl Instance {
                 if s < 200 && !provisional_expected {
                     return None;
                 }
+                if step.optional && !status.accepts(s) {
+                    // An optional step accepts only what it names.
+                    return None;
+                }
                 if !status.accepts(s) {
                     let expected = match status {
                         StatusPattern::Exact(x) => format!("{x} {}", reason_phrase(*x)),
@@ -405,47 +576,47 @@ impl Instance {
             }
         }
         // The nodes.
-        let from_ip = msg.src.ip();
-        let to_ip = msg.dst.ip();
-        // At most two new bindings (sender and receiver): on the stack,
-        // since most offered messages are refused.
-        let mut bound: [Option<(usize, IpAddr)>; 2] = [None; 2];
-        for (role, ip) in [(step.from, from_ip), (step.to, to_ip)] {
-            match self.role(rule, role, iter) {
-                Some(had) if had != ip => return None,
-                Some(_) => {}
-                None => {
-                    if bound.iter().flatten().any(|&(r, b)| r != role && b == ip)
-                        && !per_participant(rule, role)
-                    {
-                        return None;
-                    }
-                    if !per_participant(rule, role)
-                        && self
-                            .roles
-                            .iter()
-                            .enumerate()
-                            .any(|(r, b)| r != role && *b == Some(ip) && !per_participant(rule, r))
-                    {
-                        return None;
-                    }
-                    if !bound.iter().flatten().any(|&(r, _)| r == role)
-                        && let Some(free) = bound.iter_mut().find(|b| b.is_none())
-                    {
-                        *free = Some((role, ip));
-                    }
-                }
-            }
-        }
-        if step.from == step.to && from_ip != to_ip {
+        let pp = |r: usize| per_participant(rule, r);
+        let view = self.view(rule, iter, &pp);
+        let from_fit = view.fit(step.from, msg.src, rule.proxies[step.from]);
+        if from_fit == Fit::No {
             return None;
         }
-        // The relation.
-        if let Some(rel) = step.relation
-            && !entry
-            && !self.relation_holds(rule, rel, iter, msg, trace)
+        let mut to_fit = view.fit(step.to, msg.dst, rule.proxies[step.to]);
+        let mut arrived = true;
+        if to_fit == Fit::No {
+            if !step.path {
+                return None;
+            }
+            // A path's first hop need not reach the receiving role.
+            arrived = false;
+        }
+        if step.from == step.to && msg.src.ip() != msg.dst.ip() && !rule.proxies[step.from] {
+            return None;
+        }
+        if step.from != step.to
+            && matches!(from_fit, Fit::Bind | Fit::Join)
+            && matches!(to_fit, Fit::Bind | Fit::Join)
+            && msg.src == msg.dst
         {
             return None;
+        }
+        if !arrived {
+            to_fit = Fit::Yes;
+        }
+        let mut bound: [Option<(usize, SocketAddr)>; 2] = [None; 2];
+        if matches!(from_fit, Fit::Bind | Fit::Join) {
+            bound[0] = Some((step.from, msg.src));
+        }
+        if matches!(to_fit, Fit::Bind | Fit::Join) {
+            bound[1] = Some((step.to, msg.dst));
+        }
+        // The relation.
+        let mut rank = 2;
+        if let Some(rel) = step.relation
+            && !entry
+        {
+            rank = self.relation_holds(rule, rel, iter, msg, trace)?;
         }
         // Captures, visible to this step's own conditions.
         let vars = if step.captures.is_empty() {
@@ -457,33 +628,15 @@ impl Instance {
             }
             Some(v)
         };
-        // The bindings the conditions see; on the stack for the usual few
-        // roles (this runs for every offered message).
-        let mut small = [None; 8];
-        let mut large = Vec::new();
-        let roles: &mut [Option<IpAddr>] = match small.get_mut(..self.roles.len()) {
-            Some(s) => {
-                s.copy_from_slice(&self.roles);
-                s
+        let mut roles = self.role_ips(rule, iter);
+        for &(r, a) in bound.iter().flatten() {
+            if roles[r].is_none() {
+                roles[r] = Some(a.ip());
             }
-            None => {
-                large.extend_from_slice(&self.roles);
-                &mut large
-            }
-        };
-        if let Some(i) = iter {
-            for (r, b) in roles.iter_mut().enumerate() {
-                if per_participant(rule, r) {
-                    *b = self.iterations.get(i).and_then(|it| it.roles[r]);
-                }
-            }
-        }
-        for &(r, ip) in bound.iter().flatten() {
-            roles[r] = Some(ip);
         }
         let env = Env {
             vars: vars.as_deref().unwrap_or(&self.vars),
-            roles,
+            roles: &roles,
             trace,
         };
         let mut evidence = 0;
@@ -514,31 +667,32 @@ impl Instance {
                 }
             }
         }
+        let names_dialog = step.matches.iter().any(|c| {
+            matches!(
+                c.kind,
+                CondKind::DialogOf {
+                    peer: Some((_, false)),
+                    ..
+                }
+            )
+        });
+        let mut seen = Seen::of(msg, wrong, names_dialog);
+        seen.arrived = arrived;
         Some(Accept {
-            seen: Seen {
-                src: msg.src.ip(),
-                dst: msg.dst.ip(),
-                frame: msg.frame,
-                time: msg.time,
-                call_id: msg.call_key,
-                cseq: msg.cseq,
-                cseq_method: key(msg.cseq_method),
-                branch: msg.top_branch().map(key),
-                from_tag: msg.from_tag().map(key),
-                status: msg.status,
-                wrong,
-            },
-            bind: bound.iter().flatten().copied().collect(),
+            seen,
+            bind: bound,
             vars,
             evidence,
+            rank,
         })
     }
 
-    /// Does `msg` stand in relation `rel` to the step it names? When that
-    /// step was not seen (its link was not captured, or it is missing), the
-    /// relation is checked against the nearest seen step behind it in the
-    /// chain of relations: a request forwarded or answered keeps its
-    /// Call-ID and CSeq; a request in a dialog keeps the Call-ID.
+    /// Does `msg` stand in relation `rel` to the step it names? Returns
+    /// how close it is (see [`Accept::rank`]). When that step was not seen
+    /// (its link was not captured, or it is missing), the relation is
+    /// checked against the nearest seen step behind it in the chain of
+    /// relations: a request forwarded or answered keeps its Call-ID and
+    /// CSeq; a request in a dialog keeps the Call-ID.
     fn relation_holds(
         &self,
         rule: &Rule,
@@ -546,37 +700,21 @@ impl Instance {
         iter: Option<usize>,
         msg: &Msg<'_>,
         trace: &Tracker,
-    ) -> bool {
+    ) -> Option<u8> {
         let target_iter = |idx: StepIdx| if in_block(rule, idx) { iter } else { None };
+        let yes = |b: bool, rank: u8| b.then_some(rank);
         if let Some(t) = self.seen_at(rule, rel.target(), target_iter(rel.target())) {
-            let same_cseq = msg.call_key == t.call_id
-                && msg.cseq == t.cseq
-                && key(msg.cseq_method) == t.cseq_method;
             return match rel {
-                Relation::SameTransaction(_) => {
-                    same_cseq
+                Relation::SameTransaction(_) => yes(
+                    t.same_cseq(msg)
                         && match (msg.status, t.status) {
                             (Some(a), Some(b)) => a == b,
                             _ => true,
-                        }
-                }
-                Relation::ResponseTo(_) => {
-                    same_cseq
-                        && match (msg.top_branch(), t.branch) {
-                            (Some(a), Some(b)) => key(a) == b,
-                            _ => true,
-                        }
-                }
-                Relation::InDialog(_) => {
-                    msg.call_key == t.call_id
-                        && match t.from_tag {
-                            Some(tag) => {
-                                msg.to_tag().map(key) == Some(tag)
-                                    || msg.from_tag().map(key) == Some(tag)
-                            }
-                            None => true,
-                        }
-                }
+                        },
+                    0,
+                ),
+                Relation::ResponseTo(_) => yes(t.same_cseq(msg) && t.answered_by(msg), 0),
+                Relation::InDialog(_) => yes(t.same_dialog(msg), 1),
             };
         }
         // Walk back to a seen step.
@@ -587,7 +725,7 @@ impl Instance {
             // The unseen step's own ties apply to a message that is (or
             // answers) the same request.
             if matches!(rel, Relation::SameTransaction(_)) && idx == rel.target() {
-                let roles = self.roles.clone();
+                let roles = self.role_ips(rule, iter);
                 let env = Env {
                     vars: &self.vars,
                     roles: &roles,
@@ -598,22 +736,24 @@ impl Instance {
                     .iter()
                     .any(|c| eval_cond(msg, &c.kind, &env) == Truth::False)
                 {
-                    return false;
+                    return None;
                 }
             }
-            let Some(next) = unseen.relation else {
-                return false;
-            };
+            let next = unseen.relation?;
             if matches!(next, Relation::InDialog(_)) {
                 strict = false;
             }
             idx = next.target();
             if let Some(t) = self.seen_at(rule, idx, target_iter(idx)) {
-                return msg.call_key == t.call_id
-                    && (!strict || (msg.cseq == t.cseq && key(msg.cseq_method) == t.cseq_method));
+                let ok = if strict {
+                    t.same_cseq(msg)
+                } else {
+                    t.same_call(msg)
+                };
+                return yes(ok, if strict { 0 } else { 1 });
             }
         }
-        false
+        None
     }
 
     fn record(
@@ -625,11 +765,8 @@ impl Instance {
         msg: &Msg<'_>,
         trace: &Tracker,
     ) {
-        for (role, ip) in a.bind {
-            match iter {
-                Some(i) if per_participant(rule, role) => self.iterations[i].roles[role] = Some(ip),
-                _ => self.roles[role] = Some(ip),
-            }
+        for (role, addr) in a.bind.into_iter().flatten() {
+            bind(self.slot_mut(rule, role, iter), addr, idx);
         }
         if let Some(v) = a.vars {
             self.vars = v;
@@ -638,14 +775,15 @@ impl Instance {
         if msg.time > self.last_time {
             self.last_time = msg.time;
         }
-        match (iter, &rule.repeat) {
-            (Some(i), Some(r)) => self.iterations[i].seen[idx - r.first] = Some(a.seen),
-            _ => self.seen[idx] = Some(a.seen),
+        match iter {
+            Some(i) if in_block(rule, idx) => self.iterations[i].seen.set(idx, a.seen),
+            _ => self.seen.set(idx, a.seen),
         }
         self.snapshot_participants(rule, trace);
     }
 
-    /// Once the conference URI is known, the participants are the focus
+    /// Once the conference URI is known (and the role the block's first
+    /// step sets apart, if any, is bound), the participants are the focus
     /// dialogs the capture holds for it (RFC 4579), if any.
     fn snapshot_participants(&mut self, rule: &Rule, trace: &Tracker) {
         let Some(r) = &rule.repeat else { return };
@@ -655,6 +793,20 @@ impl Instance {
         let Some(Some(focus)) = self.vars.get(r.focus_var) else {
             return;
         };
+        // `dialog-of $v with/without ROLE` on the block's first step.
+        let mut peer = None;
+        for c in &rule.steps[r.first].matches {
+            if let CondKind::DialogOf {
+                peer: Some((role, negated)),
+                ..
+            } = c.kind
+            {
+                let Some(node) = self.slots[role].addr() else {
+                    return; // not bound yet: decide later
+                };
+                peer = Some((node.ip(), negated));
+            }
+        }
         self.snapshot_done = true;
         let dialogs = trace.focus_dialogs(focus);
         if dialogs.is_empty() {
@@ -662,11 +814,16 @@ impl Instance {
         }
         self.from_setup = true;
         for d in dialogs {
+            if let Some((node, negated)) = peer
+                && d.nodes.contains(&node) == negated
+            {
+                continue;
+            }
             self.iterations.push(Iteration {
                 participant: d.participant.to_string(),
                 call_id: Some(d.call_id),
-                roles: vec![None; rule.roles.len()],
-                seen: vec![None; r.last - r.first + 1],
+                slots: vec![Slot::Free; rule.roles.len()],
+                seen: SeenSteps::default(),
             });
         }
     }
@@ -677,22 +834,15 @@ impl Instance {
             if step.optional {
                 continue;
             }
-            match &rule.repeat {
-                Some(r) if in_block(rule, idx) => {
-                    if self.iterations.is_empty()
-                        || self
-                            .iterations
-                            .iter()
-                            .any(|it| it.seen[idx - r.first].is_none())
-                    {
-                        return false;
-                    }
+            let done = |s: Option<&Seen>| s.is_some_and(|s| s.arrived);
+            if in_block(rule, idx) {
+                if self.iterations.is_empty() && !self.from_setup
+                    || self.iterations.iter().any(|it| !done(it.seen.get(idx)))
+                {
+                    return false;
                 }
-                _ => {
-                    if self.seen[idx].is_none() {
-                        return false;
-                    }
-                }
+            } else if !done(self.seen.get(idx)) {
+                return false;
             }
         }
         true
@@ -710,194 +860,6 @@ impl Instance {
             .max()
             .unwrap_or(rule.timeout);
         self.last_time.as_nanos() + limit.as_nanos() as i128
-    }
-
-    /// Decide every step's status and build the report.
-    pub(super) fn settle(self, rule: &Rule, trace: &Tracker) -> Settled {
-        struct Entry<'s> {
-            idx: StepIdx,
-            iter: Option<usize>,
-            seen: Option<&'s Seen>,
-        }
-        let mut entries: Vec<Entry<'_>> = Vec::new();
-        for (idx, step) in rule.steps.iter().enumerate() {
-            if step.optional {
-                continue;
-            }
-            match &rule.repeat {
-                Some(r) if in_block(rule, idx) => {
-                    if self.iterations.is_empty() {
-                        entries.push(Entry {
-                            idx,
-                            iter: None,
-                            seen: None,
-                        });
-                    }
-                    for (i, it) in self.iterations.iter().enumerate() {
-                        entries.push(Entry {
-                            idx,
-                            iter: Some(i),
-                            seen: it.seen[idx - r.first].as_ref(),
-                        });
-                    }
-                }
-                _ => entries.push(Entry {
-                    idx,
-                    iter: None,
-                    seen: self.seen[idx].as_ref(),
-                }),
-            }
-        }
-        // The nodes the instance knows: its own roles, plus (for a
-        // per-participant step) that participant's.
-        let global: Vec<IpAddr> = self.roles.iter().flatten().copied().collect();
-        let known_for = |iter: Option<usize>| -> Vec<IpAddr> {
-            let mut k = global.clone();
-            if let Some(it) = iter.and_then(|i| self.iterations.get(i)) {
-                k.extend(it.roles.iter().flatten());
-            }
-            k
-        };
-        let mut steps = Vec::with_capacity(entries.len());
-        let mut seen_count = 0;
-        for e in &entries {
-            let step = &rule.steps[e.idx];
-            let number = step.number.unwrap_or(0);
-            let participant = e.iter.map(|i| self.iterations[i].participant.clone());
-            let (status, frame, time, detail) = match e.seen {
-                Some(s) => {
-                    seen_count += 1;
-                    // The closest earlier step seen later than this one.
-                    let violator = entries
-                        .iter()
-                        .filter(|f| f.idx < e.idx)
-                        .filter(|f| match (e.iter, f.iter) {
-                            (Some(a), Some(b)) => a == b,
-                            _ => true,
-                        })
-                        .filter_map(|f| f.seen.map(|fs| (f.idx, fs)))
-                        .filter(|(_, fs)| fs.frame > s.frame)
-                        .max_by_key(|(idx, _)| *idx);
-                    if let Some(w) = &s.wrong {
-                        (Status::Wrong, Some(s.frame), Some(s.time), Some(w.clone()))
-                    } else if let Some((vidx, vs)) = violator {
-                        let vn = rule.steps[vidx].number.unwrap_or(0);
-                        (
-                            Status::OutOfOrder,
-                            Some(s.frame),
-                            Some(s.time),
-                            Some(format!(
-                                "seen at frame {}, before step {vn} (frame {})",
-                                s.frame, vs.frame
-                            )),
-                        )
-                    } else {
-                        (Status::Ok, Some(s.frame), Some(s.time), None)
-                    }
-                }
-                None => {
-                    let from = self.role(rule, step.from, e.iter);
-                    let to = self.role(rule, step.to, e.iter);
-                    let known = known_for(e.iter);
-                    let covered = match (from, to) {
-                        (Some(a), Some(b)) => trace.link_seen(a, b),
-                        (Some(a), None) | (None, Some(a)) => trace.has_peer_outside(a, &known),
-                        (None, None) => trace.has_link_outside(&known),
-                    };
-                    let names = format!("{} and {}", rule.roles[step.from], rule.roles[step.to]);
-                    if covered {
-                        (
-                            Status::Missing,
-                            None,
-                            None,
-                            Some(format!(
-                                "not seen (the capture holds other SIP between {names})"
-                            )),
-                        )
-                    } else {
-                        (
-                            Status::Unobserved,
-                            None,
-                            None,
-                            Some(format!("the capture holds no SIP between {names}")),
-                        )
-                    }
-                }
-            };
-            steps.push(StepReport {
-                number,
-                participant,
-                expected: step.summary.clone(),
-                status,
-                frame,
-                time,
-                detail,
-            });
-        }
-        let mut notes = Vec::new();
-        if rule.repeat.is_some() && !self.from_setup {
-            notes.push(
-                "the capture does not hold the session's setup: participants are the dialogs the focus sent BYEs in".to_string(),
-            );
-        }
-        let verdict = Verdict::of(steps.iter().map(|s| s.status));
-        Settled {
-            group: self.group,
-            rule: self.rule,
-            score: (
-                seen_count,
-                self.evidence,
-                std::cmp::Reverse(self.via_excess),
-            ),
-            report: InstanceReport {
-                rule: rule.id.clone(),
-                title: rule.title.clone(),
-                trigger_frame: self.trigger_frame,
-                trigger_call_id: self.trigger_call_id,
-                session: rule.session_var.and_then(|v| self.vars[v].clone()),
-                verdict,
-                steps,
-                notes,
-            },
-        }
-    }
-}
-
-/// Of the instances one message started, the one that explains the most
-/// steps (then: with setup evidence; then: the earlier rule).
-pub(super) fn choose(mut settled: Vec<Settled>, rules: &[Rule]) -> InstanceReport {
-    settled.sort_by(|a, b| b.score.cmp(&a.score).then(a.rule.cmp(&b.rule)));
-    let mut it = settled.into_iter();
-    let Some(mut best) = it.next() else {
-        return InstanceReport {
-            rule: String::new(),
-            title: String::new(),
-            trigger_frame: 0,
-            trigger_call_id: String::new(),
-            session: None,
-            verdict: Verdict::Fail,
-            steps: Vec::new(),
-            notes: Vec::new(),
-        };
-    };
-    if let Some(second) = it.next()
-        && second.score == best.score
-    {
-        best.report.notes.push(format!(
-            "the trigger fits rule {} equally well; reported as {} (the capture cannot tell them apart)",
-            rules[second.rule].id, rules[best.rule].id
-        ));
-    }
-    best.report
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(max).collect();
-        out.push('…');
-        out
     }
 }
 

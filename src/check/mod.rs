@@ -21,20 +21,30 @@
 //! one REFER is one instance of one flow.
 
 mod eval;
+mod index;
 mod instance;
+mod roles;
+mod seen;
+mod settle;
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 
 use rustc_hash::FxHashMap as HashMap;
-use std::net::IpAddr;
 
 use crate::capture::Timestamp;
-use crate::rules::ast::{CondKind, Op, Operand, Rule};
-use crate::trace::{Msg, Tracker, uri};
+use crate::problem::{Problem, ProblemKind};
+use crate::rules::ast::Rule;
+use crate::trace::{Msg, Tracker};
 
 pub use eval::{sipfrag_status, xml_value};
-use instance::{Instance, Settled};
+use index::{Index, Key};
+pub use instance::reason_phrase;
+use instance::{Claim, Instance};
+use roles::Slot;
+pub use seen::Hop;
+use settle::{Settled, Why};
 
 /// A step's outcome, as `report-json.md` defines it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -111,6 +121,12 @@ pub struct StepReport {
     pub time: Option<Timestamp>,
     /// Why the status is not `ok`, in one line.
     pub detail: Option<String>,
+    /// An optional message that was seen (its `number` is the step it
+    /// follows); it never decides the verdict.
+    pub optional: bool,
+    /// Every hop of the step's message that was seen, in order, when it
+    /// crossed more than one (a path through proxies, or a proxy chain).
+    pub hops: Vec<Hop>,
 }
 
 /// A settled flow instance: what the reports print.
@@ -126,23 +142,65 @@ pub struct InstanceReport {
     /// Things the user should know about how the instance was read
     /// (participants inferred, an ambiguous trigger, ...).
     pub notes: Vec<String>,
+    /// Each bound role and the node(s) it was bound to (`10.0.0.2:5060`;
+    /// a proxy role lists every node of its chain).
+    pub roles: Vec<(String, String)>,
 }
 
-/// What an index entry is keyed on.
+/// A node a user binds a role to (`--role uac=127.0.0.1:5061`, a topology
+/// file): an address, and a port where one address holds several SIP
+/// endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Key {
-    CallId(u64),
-    /// A Request-URI (canonical fingerprint) awaited in a request of this
-    /// method (fingerprint): the lookup is made only for such methods.
-    Uri {
-        uri: u64,
-        method: u64,
-    },
-    Src(IpAddr),
+pub struct Node {
+    pub ip: IpAddr,
+    pub port: Option<u16>,
 }
 
-fn hash_str(s: &str) -> u64 {
-    crate::trace::call_id_key(s)
+impl std::str::FromStr for Node {
+    type Err = String;
+
+    /// `10.0.0.2`, `10.0.0.2:5060`, `2001:db8::1`, `[2001:db8::1]:5060`.
+    fn from_str(s: &str) -> Result<Node, String> {
+        let s = s.trim();
+        if let Ok(ip) = s.trim_start_matches('[').trim_end_matches(']').parse() {
+            return Ok(Node { ip, port: None });
+        }
+        match s.parse::<SocketAddr>() {
+            Ok(a) => Ok(Node {
+                ip: a.ip(),
+                port: Some(a.port()),
+            }),
+            Err(_) => Err(format!(
+                "`{s}` is not an address: expected an IP (10.0.0.2) or IP:port (127.0.0.1:5061, [2001:db8::1]:5060)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.port {
+            Some(p) => write!(f, "{}", SocketAddr::new(self.ip, p)),
+            None => write!(f, "{}", self.ip),
+        }
+    }
+}
+
+/// The most instances open at once in one file. Beyond it the oldest is
+/// settled early (its pending steps `unobserved`, a note says why) and the
+/// eviction is counted and reported: memory stays bounded under a flood of
+/// flows that never complete.
+pub const MAX_OPEN_INSTANCES: usize = 100_000;
+
+/// Shorten text for a one-line reason.
+pub(crate) fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(max).collect();
+        out.push('…');
+        out
+    }
 }
 
 /// Alternatives started by one trigger message.
@@ -157,59 +215,97 @@ pub struct Checker<'r> {
     rules: &'r [Rule],
     instances: HashMap<u64, Instance>,
     next_id: u64,
-    index: HashMap<Key, Vec<u64>>,
-    scan: Vec<u64>,
+    index: Index,
+    paths: index::ValuePaths,
+    /// Instance ids in the order they opened, for eviction (ids of settled
+    /// instances are skipped when met).
+    order: VecDeque<u64>,
     /// (deadline, instance): at most one live entry per instance, moved
     /// forward lazily when it fires early.
     timers: BinaryHeap<Reverse<(i128, u64)>>,
     groups: HashMap<u64, Group>,
     /// Role bindings given by the user, per rule.
-    preset: Vec<Vec<Option<IpAddr>>>,
+    preset: Vec<Vec<Slot>>,
     /// Per rule, the steps an instance may start at, with their proxy
     /// depth: step 1, and the hops that forward it (`same-transaction`
     /// chains from step 1), for captures that lack the first hop.
     entries: Vec<Vec<(usize, usize)>>,
-    /// Methods (fingerprints) with Request-URI keys in the index, and how
-    /// many: a request of another method skips that lookup.
-    uri_methods: HashMap<u64, usize>,
-    /// How many sender keys the index holds (none: skip that lookup).
-    src_keys: usize,
-    /// Scratch for the keys an instance wants.
-    wanted: Vec<Option<Key>>,
-    anchors: Vec<u64>,
+    /// Instances evicted to bound memory: how many, and the first.
+    evicted: u64,
+    evicted_example: Option<(u64, String)>,
+    now: Timestamp,
     /// Scratch space reused for every message.
+    keys: Vec<Key>,
     candidates: Vec<u64>,
     touched: Vec<u64>,
+    claims: Vec<Option<(u8, u64, Claim)>>,
 }
 
 impl<'r> Checker<'r> {
     pub fn new(rules: &'r [Rule]) -> Self {
+        let mut paths = index::ValuePaths::default();
+        for r in rules {
+            index::register(r, &mut paths);
+        }
         Checker {
             rules,
             instances: HashMap::default(),
             next_id: 0,
-            index: HashMap::default(),
-            scan: Vec::new(),
+            index: Index::default(),
+            paths,
+            order: VecDeque::new(),
             timers: BinaryHeap::new(),
             groups: HashMap::default(),
-            preset: rules.iter().map(|r| vec![None; r.roles.len()]).collect(),
+            preset: rules
+                .iter()
+                .map(|r| {
+                    r.roles
+                        .iter()
+                        .enumerate()
+                        .map(|(i, _)| {
+                            if r.proxies[i] {
+                                Slot::Chain(Vec::new())
+                            } else {
+                                Slot::Free
+                            }
+                        })
+                        .collect()
+                })
+                .collect(),
             entries: rules.iter().map(entry_steps).collect(),
-            uri_methods: HashMap::default(),
-            src_keys: 0,
-            wanted: Vec::new(),
-            anchors: Vec::new(),
+            evicted: 0,
+            evicted_example: None,
+            now: Timestamp::default(),
+            keys: Vec::new(),
             candidates: Vec::new(),
             touched: Vec::new(),
+            claims: Vec::new(),
         }
     }
 
     /// Bind roles to nodes before matching (`--role core-b=10.0.0.2`, or a
     /// topology file): every rule that has a role of that name uses it.
-    pub fn with_roles(mut self, roles: &[(String, IpAddr)]) -> Self {
+    pub fn with_roles(mut self, roles: &[(String, Node)]) -> Self {
         for (ri, rule) in self.rules.iter().enumerate() {
-            for (name, ip) in roles {
+            for (name, node) in roles {
                 if let Some(r) = rule.roles.iter().position(|x| x == name) {
-                    self.preset[ri][r] = Some(*ip);
+                    let addr = SocketAddr::new(node.ip, node.port.unwrap_or(0));
+                    self.preset[ri][r] = if rule.proxies[r] {
+                        match &self.preset[ri][r] {
+                            Slot::Given(m) => {
+                                let mut m = m.clone();
+                                m.push(addr);
+                                Slot::Given(m)
+                            }
+                            _ => Slot::Given(vec![addr]),
+                        }
+                    } else {
+                        Slot::Node {
+                            addr,
+                            exact_port: node.port.is_some(),
+                            by: None,
+                        }
+                    };
                 }
             }
         }
@@ -223,72 +319,126 @@ impl<'r> Checker<'r> {
         trace: &Tracker,
         out: &mut dyn FnMut(InstanceReport),
     ) {
+        if msg.time > self.now {
+            self.now = msg.time;
+        }
         self.expire(msg.time, trace, out);
+        let kind = index::kind_of_msg(msg);
+        let mut keys = std::mem::take(&mut self.keys);
+        keys.clear();
+        keys.push(Key::CallId(msg.call_key));
+        if self.index.src_keys > 0 {
+            keys.push(Key::Src {
+                ip: msg.src.ip(),
+                kind,
+            });
+        }
+        if self.index.kind_keys > 0 {
+            keys.push(Key::Kind(kind));
+        }
+        self.paths.keys_of(msg, kind, &mut keys);
         let mut candidates = std::mem::take(&mut self.candidates);
         candidates.clear();
-        let mut gather = |index: &HashMap<Key, Vec<u64>>, k: Key| {
-            if let Some(ids) = index.get(&k) {
-                candidates.extend_from_slice(ids);
-            }
-        };
-        gather(&self.index, Key::CallId(msg.call_key));
-        if self.src_keys > 0 {
-            gather(&self.index, Key::Src(msg.src.ip()));
+        for &k in &keys {
+            self.index.gather(k, &mut candidates);
         }
-        if let Some(method) = msg.method.map(hash_str)
-            && self.uri_methods.contains_key(&method)
-            && let Some(ruri) = msg.sip.request_uri_str()
-        {
-            let uri = uri::canonical_hash(ruri);
-            gather(&self.index, Key::Uri { uri, method });
-        }
-        candidates.extend_from_slice(&self.scan);
         candidates.sort_unstable();
         candidates.dedup();
 
-        let mut consumed = false;
-        let mut touched = std::mem::take(&mut self.touched);
-        touched.clear();
+        // Each rule gives the message to at most one of its instances: the
+        // closest (same transaction, then same dialog, then the earliest).
+        let mut claims = std::mem::take(&mut self.claims);
+        claims.clear();
+        claims.resize_with(self.rules.len(), || None);
         for &id in &candidates {
-            let Some(inst) = self.instances.get_mut(&id) else {
+            let Some(inst) = self.instances.get(&id) else {
                 continue;
             };
             let rule = &self.rules[inst.rule];
-            if inst.offer(rule, msg, trace) {
-                consumed = true;
+            if let Some(c) = inst.probe(rule, msg, trace) {
+                let rank = c.rank();
+                let slot = &mut claims[inst.rule];
+                if slot.as_ref().is_none_or(|(r, _, _)| rank < *r) {
+                    *slot = Some((rank, id, c));
+                }
+            }
+        }
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.clear();
+        for (_, id, claim) in claims.drain(..).flatten() {
+            if let Some(inst) = self.instances.get_mut(&id) {
+                let rule = &self.rules[inst.rule];
+                inst.apply(rule, claim, msg, trace);
                 touched.push(id);
             }
         }
         // Triggers: a message already explained as a step of an open
         // instance starts nothing new (a proxied hop of a trigger, part-b's
         // own REFER in flow 2, ...).
-        let mut group_id = None;
-        for (ri, rule) in self.rules.iter().enumerate() {
-            if consumed {
-                break;
-            }
-            for &(entry, depth) in &self.entries[ri] {
-                if !Instance::may_trigger(rule, msg, entry) {
-                    continue;
-                }
-                if let Some(mut inst) =
-                    Instance::trigger(ri, rule, &self.preset[ri], msg, trace, entry, depth)
-                {
-                    let gid = *group_id.get_or_insert(self.next_id);
-                    inst.group = gid;
-                    self.groups.entry(gid).or_default().open += 1;
-                    let id = self.next_id;
-                    self.next_id += 1;
-                    self.instances.insert(id, inst);
-                    touched.push(id);
+        if touched.is_empty() {
+            let mut group_id = None;
+            for (ri, rule) in self.rules.iter().enumerate() {
+                for &(entry, depth) in &self.entries[ri] {
+                    if !Instance::may_trigger(rule, msg, entry) {
+                        continue;
+                    }
+                    if let Some(mut inst) =
+                        Instance::trigger(ri, rule, &self.preset[ri], msg, trace, entry, depth)
+                    {
+                        let gid = *group_id.get_or_insert(self.next_id);
+                        inst.group = gid;
+                        self.groups.entry(gid).or_default().open += 1;
+                        let id = self.next_id;
+                        self.next_id += 1;
+                        self.instances.insert(id, inst);
+                        self.order.push_back(id);
+                        touched.push(id);
+                    }
                 }
             }
         }
         for &id in &touched {
             self.after_change(id, trace, out);
         }
+        while self.instances.len() > MAX_OPEN_INSTANCES {
+            self.evict_oldest(trace, out);
+        }
+        self.keys = keys;
         self.candidates = candidates;
         self.touched = touched;
+        self.claims = claims;
+    }
+
+    /// Settle the oldest open instance early (constant time amortized).
+    fn evict_oldest(&mut self, trace: &Tracker, out: &mut dyn FnMut(InstanceReport)) {
+        while let Some(id) = self.order.pop_front() {
+            if let Some(inst) = self.instances.get(&id) {
+                self.evicted += 1;
+                if self.evicted_example.is_none() {
+                    self.evicted_example =
+                        Some((inst.trigger_frame, self.rules[inst.rule].id.clone()));
+                }
+                let now = self.now;
+                self.settle(id, trace, Why::Evicted(now), out);
+                return;
+            }
+        }
+    }
+
+    /// Problems met while checking (evictions), once the file is done.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut v = Vec::new();
+        if let Some((frame, rule)) = &self.evicted_example {
+            v.push(Problem::at_frame(
+                ProblemKind::Overload,
+                *frame,
+                format!(
+                    "{} flow instances were evicted before they settled, because more than {MAX_OPEN_INSTANCES} were open at once (the first: rule {rule}, trigger frame {frame}); their pending steps are reported unobserved",
+                    self.evicted
+                ),
+            ));
+        }
+        v
     }
 
     /// Re-index, re-arm the timer, or settle a changed instance.
@@ -298,7 +448,7 @@ impl<'r> Checker<'r> {
         };
         let rule = &self.rules[inst.rule];
         if inst.complete(rule) {
-            self.settle(id, trace, out);
+            self.settle(id, trace, Why::Done, out);
             return;
         }
         inst.deadline_ns = inst.deadline(rule);
@@ -306,65 +456,34 @@ impl<'r> Checker<'r> {
             inst.armed_at = Some(inst.deadline_ns);
             self.timers.push(Reverse((inst.deadline_ns, id)));
         }
-        let mut wanted = std::mem::take(&mut self.wanted);
-        let mut anchors = std::mem::take(&mut self.anchors);
-        wanted_keys(inst, rule, &mut wanted, &mut anchors);
-        for &key in &wanted {
-            match key {
-                None => {
-                    if !inst.in_scan {
-                        inst.in_scan = true;
-                        self.scan.push(id);
-                    }
-                }
-                Some(k) => {
-                    if !inst.keys.contains(&k) {
-                        inst.keys.push(k);
-                        self.index.entry(k).or_default().push(id);
-                        match k {
-                            Key::Uri { method, .. } => {
-                                *self.uri_methods.entry(method).or_default() += 1
-                            }
-                            Key::Src(_) => self.src_keys += 1,
-                            Key::CallId(_) => {}
-                        }
-                    }
+        let mut wanted = std::mem::take(&mut self.keys);
+        wanted.clear();
+        wanted_keys(inst, rule, &mut self.paths, &mut wanted);
+        for &k in &wanted {
+            if !inst.keys.contains(&k) {
+                inst.keys.push(k);
+                self.index.insert(k, id);
+                if let Key::Value { path, .. } = k {
+                    self.paths.waiting[path as usize] += 1;
                 }
             }
         }
-        self.wanted = wanted;
-        self.anchors = anchors;
+        self.keys = wanted;
     }
 
-    fn settle(&mut self, id: u64, trace: &Tracker, out: &mut dyn FnMut(InstanceReport)) {
+    fn settle(&mut self, id: u64, trace: &Tracker, why: Why, out: &mut dyn FnMut(InstanceReport)) {
         let Some(inst) = self.instances.remove(&id) else {
             return;
         };
-        for k in &inst.keys {
-            match k {
-                Key::Uri { method, .. } => {
-                    if let Some(n) = self.uri_methods.get_mut(method) {
-                        *n -= 1;
-                        if *n == 0 {
-                            self.uri_methods.remove(method);
-                        }
-                    }
-                }
-                Key::Src(_) => self.src_keys -= 1,
-                Key::CallId(_) => {}
+        for &k in &inst.keys {
+            if let Key::Value { path, .. } = k {
+                self.paths.waiting[path as usize] -= 1;
             }
-            if let Some(v) = self.index.get_mut(k) {
-                v.retain(|&x| x != id);
-                if v.is_empty() {
-                    self.index.remove(k);
-                }
-            }
-        }
-        if inst.in_scan {
-            self.scan.retain(|&x| x != id);
+            let instances = &self.instances;
+            self.index.remove(k, |x| instances.contains_key(&x));
         }
         let rule = &self.rules[inst.rule];
-        let settled = inst.settle(rule, trace);
+        let settled = inst.settle(rule, trace, why);
         let gid = settled.group;
         let Some(group) = self.groups.get_mut(&gid) else {
             out(settled.report);
@@ -374,8 +493,9 @@ impl<'r> Checker<'r> {
         group.settled.push(settled);
         if group.open == 0
             && let Some(group) = self.groups.remove(&gid)
+            && let Some(report) = settle::choose(group.settled, self.rules)
         {
-            out(instance::choose(group.settled, self.rules));
+            out(report);
         }
     }
 
@@ -398,7 +518,7 @@ impl<'r> Checker<'r> {
                 inst.armed_at = Some(inst.deadline_ns);
                 self.timers.push(Reverse((inst.deadline_ns, id)));
             } else {
-                self.settle(id, trace, out);
+                self.settle(id, trace, Why::Done, out);
             }
         }
     }
@@ -407,10 +527,12 @@ impl<'r> Checker<'r> {
     pub fn finish(&mut self, trace: &Tracker, out: &mut dyn FnMut(InstanceReport)) {
         let mut ids: Vec<u64> = self.instances.keys().copied().collect();
         ids.sort_unstable();
+        let end = trace.now();
         for id in ids {
-            self.settle(id, trace, out);
+            self.settle(id, trace, Why::End(end), out);
         }
         self.timers.clear();
+        self.order.clear();
     }
 }
 
@@ -418,7 +540,7 @@ impl<'r> Checker<'r> {
 fn entry_steps(rule: &Rule) -> Vec<(usize, usize)> {
     let mut entries = vec![(0, 0)];
     for (idx, step) in rule.steps.iter().enumerate().skip(1) {
-        if step.optional || step.in_repeat {
+        if step.optional || step.in_repeat || step.path {
             continue;
         }
         if let Some(crate::rules::ast::Relation::SameTransaction(t)) = step.relation
@@ -430,60 +552,74 @@ fn entry_steps(rule: &Rule) -> Vec<(usize, usize)> {
     entries
 }
 
-/// The index keys under which an instance's pending steps can be found
-/// (`None`: only by scanning).
-fn wanted_keys(inst: &Instance, rule: &Rule, keys: &mut Vec<Option<Key>>, anchors: &mut Vec<u64>) {
-    keys.clear();
-    keys.push(Some(Key::CallId(inst.trigger_call_key())));
+/// The index keys under which an instance's pending steps can be found.
+fn wanted_keys(inst: &Instance, rule: &Rule, paths: &mut index::ValuePaths, keys: &mut Vec<Key>) {
+    use crate::rules::ast::{CondKind, Op, Operand};
+    keys.push(Key::CallId(inst.trigger_call_key));
+    // Steps tied by a relation, next hops and retransmissions carry a
+    // Call-ID the instance has seen.
+    let mut calls = Vec::new();
+    inst.all_call_ids(&mut calls);
+    calls.sort_unstable();
+    calls.dedup();
+    keys.extend(calls.into_iter().map(Key::CallId));
     for (idx, step) in rule.steps.iter().enumerate() {
-        if !inst.pending(rule, idx) {
+        if step.relation.is_some() || idx == 0 || !inst.pending(rule, idx) {
             continue;
         }
-        if step.relation.is_some() {
-            // A related step is found by the Call-ID of the nearest seen
-            // step behind it; until there is one, it cannot match at all.
-            anchors.clear();
-            inst.anchor_call_ids(rule, idx, anchors);
-            keys.extend(anchors.iter().map(|&c| Some(Key::CallId(c))));
-            continue;
-        }
+        let kind = index::kind_of_step(&step.message);
         let mut found = false;
         for cond in &step.matches {
             match &cond.kind {
                 CondKind::Compare {
                     path,
                     op: Op::Eq(Operand::Var(v)),
-                } if path.base == crate::rules::ast::Base::RequestUri
-                    && path.accessors.is_empty() =>
-                {
-                    if let (
-                        Some(Some(value)),
-                        crate::rules::ast::MessagePattern::Request { method },
-                    ) = (inst.vars.get(*v), &step.message)
+                } => {
+                    if let Some(Some(value)) = inst.vars.get(*v)
+                        && let Some(p) = paths.find(kind, path)
                     {
-                        keys.push(Some(Key::Uri {
-                            uri: uri::canonical_hash(value),
-                            method: hash_str(method),
-                        }));
+                        keys.push(Key::Value {
+                            path: p,
+                            value: index::value_key(value),
+                        });
                         found = true;
                     }
                 }
-                CondKind::DialogOf { .. } => {
-                    for it in &inst.iterations {
-                        if let Some(c) = it.call_id {
-                            keys.push(Some(Key::CallId(c)));
-                            found = true;
+                CondKind::DialogOf { var, .. } => {
+                    if inst.from_setup {
+                        keys.extend(
+                            inst.iterations
+                                .iter()
+                                .filter_map(|it| it.call_id)
+                                .map(Key::CallId),
+                        );
+                        found = true;
+                    }
+                    if let Some(Some(focus)) = inst.vars.get(*var) {
+                        // Without the setup (or for a dialog the setup did
+                        // not show): the conference named in From or To.
+                        for p in index::from_to_uri() {
+                            if let Some(id) = paths.find(kind, &p) {
+                                keys.push(Key::Value {
+                                    path: id,
+                                    value: index::value_key(focus),
+                                });
+                                found = true;
+                            }
                         }
                     }
                 }
                 _ => {}
             }
         }
-        if !found {
-            match inst.roles.get(step.from).copied().flatten() {
-                Some(ip) => keys.push(Some(Key::Src(ip))),
-                None => keys.push(None),
-            }
+        if found {
+            continue;
+        }
+        let from = inst.slot(rule, step.from, None).addrs();
+        if from.is_empty() {
+            keys.push(Key::Kind(kind));
+        } else {
+            keys.extend(from.iter().map(|a| Key::Src { ip: a.ip(), kind }));
         }
     }
 }

@@ -160,10 +160,12 @@ impl<W: Write> Sink for JsonSink<W> {
         l.push_str("},\"session\":");
         push_opt_str(l, r.session.as_deref());
         l.push_str(",\"steps\":[");
-        for (i, s) in r.steps.iter().enumerate() {
-            if i > 0 {
+        let mut first = true;
+        for s in r.steps.iter().filter(|s| !s.optional) {
+            if !first {
                 l.push(',');
             }
+            first = false;
             // Written piece by piece, numbers through itoa: with `write!`
             // an instance line cost ~25,000 instructions (callgrind).
             l.push_str("{\"step\":");
@@ -171,25 +173,44 @@ impl<W: Write> Sink for JsonSink<W> {
             l.push_str(",\"status\":\"");
             l.push_str(s.status.as_str());
             l.push('"');
-            if let Some(p) = &s.participant {
-                l.push_str(",\"participant\":");
-                push_str(l, p);
-            }
-            if let Some(f) = s.frame {
-                l.push_str(",\"frame\":");
-                push_u64(l, f);
-            }
-            if let Some(t) = s.time {
-                l.push_str(",\"time\":");
-                push_time(l, t);
-            }
-            if let Some(d) = &s.detail {
-                l.push_str(",\"detail\":");
-                push_str(l, d);
-            }
+            push_step_fields(l, s);
             l.push('}');
         }
         l.push(']');
+        // Optional messages that were seen (sipflow addition): each with
+        // the step it follows.
+        if r.steps.iter().any(|s| s.optional) {
+            l.push_str(",\"optional\":[");
+            let mut first = true;
+            for s in r.steps.iter().filter(|s| s.optional) {
+                if !first {
+                    l.push(',');
+                }
+                first = false;
+                l.push_str("{\"after\":");
+                push_u64(l, u64::from(s.number));
+                l.push_str(",\"expected\":");
+                push_str(l, &s.expected);
+                l.push_str(",\"status\":\"");
+                l.push_str(s.status.as_str());
+                l.push('"');
+                push_step_fields(l, s);
+                l.push('}');
+            }
+            l.push(']');
+        }
+        if !r.roles.is_empty() {
+            l.push_str(",\"roles\":{");
+            for (i, (role, nodes)) in r.roles.iter().enumerate() {
+                if i > 0 {
+                    l.push(',');
+                }
+                push_str(l, role);
+                l.push(':');
+                push_str(l, nodes);
+            }
+            l.push('}');
+        }
         if !r.notes.is_empty() {
             l.push_str(",\"notes\":[");
             for (i, n) in r.notes.iter().enumerate() {
@@ -228,6 +249,44 @@ impl<W: Write> Sink for JsonSink<W> {
         );
         self.flush_line()?;
         self.out.flush()
+    }
+}
+
+/// A step's fields after its number and status.
+fn push_step_fields(l: &mut String, s: &crate::check::StepReport) {
+    if let Some(p) = &s.participant {
+        l.push_str(",\"participant\":");
+        push_str(l, p);
+    }
+    if let Some(f) = s.frame {
+        l.push_str(",\"frame\":");
+        push_u64(l, f);
+    }
+    if let Some(t) = s.time {
+        l.push_str(",\"time\":");
+        push_time(l, t);
+    }
+    if let Some(d) = &s.detail {
+        l.push_str(",\"detail\":");
+        push_str(l, d);
+    }
+    if !s.hops.is_empty() {
+        l.push_str(",\"hops\":[");
+        for (i, h) in s.hops.iter().enumerate() {
+            if i > 0 {
+                l.push(',');
+            }
+            l.push_str("{\"frame\":");
+            push_u64(l, h.frame);
+            l.push_str(",\"time\":");
+            push_time(l, h.time);
+            l.push_str(",\"src\":");
+            push_str(l, &h.src.to_string());
+            l.push_str(",\"dst\":");
+            push_str(l, &h.dst.to_string());
+            l.push('}');
+        }
+        l.push(']');
     }
 }
 

@@ -235,11 +235,24 @@ impl<W: Write, E: Write> CheckTable<W, E> {
                     }
                     _ => "-".to_string(),
                 };
-                let label = format!("  {}", s.number);
-                let expected = match &s.participant {
+                let label = if s.optional {
+                    "  opt".to_string()
+                } else {
+                    format!("  {}", s.number)
+                };
+                let mut expected = match &s.participant {
                     Some(p) => format!("{}\nparticipant {p}", s.expected),
                     None => s.expected.to_string(),
                 };
+                if !s.hops.is_empty() {
+                    let hops: Vec<String> = s
+                        .hops
+                        .iter()
+                        .map(|h| format!("{} → {} (frame {})", h.src, h.dst, h.frame))
+                        .collect();
+                    expected.push_str("\nhops: ");
+                    expected.push_str(&hops.join(", "));
+                }
                 let status_color = match s.status {
                     Status::Ok => Color::Green,
                     Status::Unobserved => Color::Yellow,

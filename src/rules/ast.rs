@@ -40,6 +40,10 @@ pub struct Rule {
     pub text: String,
     /// Role names, in declaration order.
     pub roles: Vec<String>,
+    /// Per role: does it stand for a chain of one or more proxies (`proxy`
+    /// directive), e.g. an IMS core's P-, I- and S-CSCF? The hops inside
+    /// the chain are shown with the step, not steps of their own.
+    pub proxies: Vec<bool>,
     /// Captured variable names (without `$`).
     pub vars: Vec<String>,
     /// The variable reported as the instance's `session`, if any.
@@ -82,6 +86,9 @@ pub struct Step {
     pub optional: bool,
     pub from: RoleId,
     pub to: RoleId,
+    /// `from -> ... -> to`: the message travels through any number of
+    /// proxies (none included); every hop is shown with the step.
+    pub path: bool,
     pub message: MessagePattern,
     /// How this message relates to an earlier step.
     pub relation: Option<Relation>,
@@ -178,7 +185,12 @@ pub enum CondKind {
     Compare { path: Path, op: Op },
     /// `dialog-of $var`: the message travels in one of the dialogs whose
     /// focus (RFC 4579 `isfocus` Contact) is the conference URI in `$var`.
-    DialogOf { var: VarId },
+    DialogOf {
+        var: VarId,
+        /// `with ROLE` (false) / `without ROLE` (true): only the dialog
+        /// whose participant is (is not) the node bound to that role.
+        peer: Option<(RoleId, bool)>,
+    },
     /// `PATH is-focus-for ROLE`: the URI was seen as a focus Contact
     /// (RFC 4579 `isfocus`) delivered to that role, i.e. the capture holds
     /// the setup of a conference that role joined. `is-not-focus-for` is the

@@ -114,6 +114,8 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
     let mut numbers: HashMap<u32, StepIdx> = HashMap::new();
     let mut steps: Vec<Step> = Vec::new();
     let mut last_number: Option<u32> = None;
+    let mut block_numbers: HashMap<u32, StepIdx> = HashMap::new();
+    let mut block_last: Option<u32> = None;
 
     let repeat_of = |idx: usize| {
         syn.repeats
@@ -124,22 +126,36 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
     for (idx, s) in syn.steps.iter().enumerate() {
         let from = role_id(cx, &mut roles, &s.from.0, s.from.1);
         let to = role_id(cx, &mut roles, &s.to.0, s.to.1);
+        // Numbers increase within the steps outside the `repeat` block and
+        // within the block; the block may number its steps as the spec
+        // does where a step happens once per participant (flow 2's 6, 11).
+        let in_block = repeat_of(idx);
         if let Some((n, span)) = s.number {
-            if numbers.contains_key(&n) {
+            let region = if in_block {
+                &mut block_numbers
+            } else {
+                &mut numbers
+            };
+            let last = if in_block {
+                &mut block_last
+            } else {
+                &mut last_number
+            };
+            if region.contains_key(&n) {
                 cx.err(
                     span,
                     format!("step {n} is numbered twice"),
-                    "each step number appears once",
+                    "each step number appears once (once inside a `repeat` block and once outside at most)",
                 );
-            } else if last_number.is_some_and(|l| n <= l) {
+            } else if last.is_some_and(|l| n <= l) {
                 cx.err(
                     span,
-                    format!("step {n} comes after step {}", last_number.unwrap_or(0)),
+                    format!("step {n} comes after step {}", last.unwrap_or(0)),
                     "number the steps in increasing order, as in the flow's table",
                 );
             }
-            numbers.insert(n, idx);
-            last_number = Some(n);
+            region.insert(n, idx);
+            *last = Some(n);
         }
         if idx == 0 && s.optional {
             cx.err(
@@ -199,7 +215,13 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
                         );
                         continue;
                     }
-                    let Some(&target) = numbers.get(step).filter(|&&t| t < idx) else {
+                    // Inside the block, its own steps first.
+                    let found = if in_block {
+                        block_numbers.get(step).or_else(|| numbers.get(step))
+                    } else {
+                        numbers.get(step)
+                    };
+                    let Some(&target) = found.filter(|&&t| t < idx) else {
                         cx.err(
                             *span,
                             format!("step {step} is not an earlier step"),
@@ -331,6 +353,7 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
             optional: s.optional,
             from,
             to,
+            path: s.path,
             message,
             relation,
             matches,
@@ -427,12 +450,40 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
             });
         }
     }
+    let mut proxies = vec![false; roles.len()];
+    for (name, span) in &syn.proxies {
+        match roles.iter().position(|r| r == name) {
+            Some(i) => proxies[i] = true,
+            None => cx.err(
+                *span,
+                format!("unknown role `{name}`"),
+                "`proxy` names roles that the steps use",
+            ),
+        }
+    }
+    for (idx, step) in steps.iter().enumerate() {
+        if idx == 0 && step.path {
+            cx.err(
+                step.span,
+                "the first step cannot be a path (`-> ... ->`)",
+                "start the flow at the first hop the capture shows: `A -> B`",
+            );
+        }
+        if step.path && (proxies[step.from] || proxies[step.to]) {
+            cx.err(
+                step.span,
+                "a path (`-> ... ->`) runs between two endpoints, not from or to a `proxy` role",
+                "write the hop to or from the proxy role with `->`",
+            );
+        }
+    }
     Some(Rule {
         id,
         title: syn.title.unwrap_or_default(),
         source: file.to_string(),
         text: text.to_string(),
         roles,
+        proxies,
         vars,
         session_var,
         timeout,
@@ -465,9 +516,24 @@ fn resolve_cond(
         }
     };
     let kind = match &c.kind {
-        SyntaxCondKind::DialogOf { var } => CondKind::DialogOf {
-            var: var_id(cx, &var.0, var.1)?,
-        },
+        SyntaxCondKind::DialogOf { var, peer } => {
+            let var = var_id(cx, &var.0, var.1)?;
+            let peer = match peer {
+                None => None,
+                Some(((name, span), negated)) => match roles.iter().position(|r| r == name) {
+                    Some(i) => Some((i, *negated)),
+                    None => {
+                        cx.err(
+                            *span,
+                            format!("unknown role `{name}`"),
+                            "`with`/`without` name a role bound by an earlier step",
+                        );
+                        return None;
+                    }
+                },
+            };
+            CondKind::DialogOf { var, peer }
+        }
         SyntaxCondKind::FocusFor {
             path,
             role,

@@ -25,6 +25,8 @@ pub struct SyntaxFile {
     pub session: Option<(String, Span)>,
     pub timeout: Option<std::time::Duration>,
     pub roles: Option<(Vec<(String, Span)>, Span)>,
+    /// `proxy ROLE...`: roles that stand for a chain of proxies.
+    pub proxies: Vec<(String, Span)>,
     pub steps: Vec<SyntaxStep>,
     pub repeats: Vec<SyntaxRepeat>,
 }
@@ -47,6 +49,8 @@ pub struct SyntaxStep {
     pub optional: bool,
     pub from: (String, Span),
     pub to: (String, Span),
+    /// Written `from -> ... -> to`.
+    pub path: bool,
     pub message: SyntaxMessage,
     pub message_span: Span,
     pub clauses: Vec<Clause>,
@@ -103,6 +107,8 @@ pub enum SyntaxCondKind {
     },
     DialogOf {
         var: (String, Span),
+        /// `with ROLE` (false) or `without ROLE` (true).
+        peer: Option<((String, Span), bool)>,
     },
     FocusFor {
         path: SyntaxPath,
@@ -450,6 +456,21 @@ fn parse_top_line<'a>(
             out.roles = Some((roles, start));
             line.finish()
         }
+        "proxy" => {
+            line.want(tag("proxy"), "`proxy`")?;
+            let before = out.proxies.len();
+            while let Some((r, span)) = line.try_take(name) {
+                out.proxies.push((r.to_string(), span));
+            }
+            if out.proxies.len() == before {
+                return Err(line.error(
+                    line.here(),
+                    "`proxy` names no role",
+                    "expected the roles that stand for a chain of proxies, e.g. `proxy core-b core-a`",
+                ));
+            }
+            line.finish()
+        }
         "repeat" => {
             let (_, start) = line.want(tag("repeat"), "`repeat`")?;
             line.want(tag("dialog-of"), "`dialog-of` (the only kind of repeat)")?;
@@ -524,7 +545,7 @@ fn parse_step<'a>(line: &mut Line<'a>, content: &'a str) -> Result<SyntaxStep, D
     let (number, optional) = if let Some((_, _)) = line.try_take(tag("opt")) {
         (None, true)
     } else {
-        let (n, span) = line.want(digit1, "a step number, `opt`, or a directive (flow, title, session, timeout, roles, repeat, end)")?;
+        let (n, span) = line.want(digit1, "a step number, `opt`, or a directive (flow, title, session, timeout, roles, proxy, repeat, end)")?;
         let n: u32 = n.parse().map_err(|_| {
             line.error(
                 span,
@@ -537,6 +558,13 @@ fn parse_step<'a>(line: &mut Line<'a>, content: &'a str) -> Result<SyntaxStep, D
     let label_rest = line.rest;
     let (from, from_span) = line.want(name, "the sending role")?;
     line.want(tag("->"), "`->`")?;
+    let path = line.try_take(tag("...")).is_some();
+    if path {
+        line.want(
+            tag("->"),
+            "`->` after `...` (`A -> ... -> B`: through any number of proxies)",
+        )?;
+    }
     let (to, to_span) = line.want(name, "the receiving role")?;
     line.ws();
     let msg_start = line.rest;
@@ -590,6 +618,7 @@ fn parse_step<'a>(line: &mut Line<'a>, content: &'a str) -> Result<SyntaxStep, D
         optional,
         from: (from.to_string(), from_span),
         to: (to.to_string(), to_span),
+        path,
         message,
         message_span,
         clauses,
@@ -718,9 +747,18 @@ fn parse_cond(line: &mut Line<'_>) -> Result<SyntaxCond, Diagnostic> {
     if line.peek_word() == "dialog-of" {
         line.want(tag("dialog-of"), "`dialog-of`")?;
         let (v, vspan) = line.want(var, "a variable such as `$session`")?;
+        let peer = match line.peek_word() {
+            w @ ("with" | "without") => {
+                line.want(name, "`with` or `without`")?;
+                let (r, rspan) = line.want(name, "a role")?;
+                Some(((r.to_string(), rspan), w == "without"))
+            }
+            _ => None,
+        };
         return Ok(SyntaxCond {
             kind: SyntaxCondKind::DialogOf {
                 var: (v.to_string(), vspan),
+                peer,
             },
             text: start[..start.len() - line.rest.len()].trim().to_string(),
             span: line.span_from(start),

@@ -39,7 +39,16 @@ pub struct FocusDialog {
     /// The participant's remote target (its Contact URI, or the INVITE's
     /// Request-URI until its 2xx is seen).
     pub participant: Box<str>,
+    /// The nodes the dialog's setup touched (the INVITE's sender, every
+    /// node the focus Contact was delivered to; at most [`MAX_NODES`]):
+    /// they tell which participating server the dialog serves, whatever
+    /// proxies lie between.
+    pub nodes: Vec<IpAddr>,
 }
+
+/// The most nodes kept per dialog (a chain longer than this is unusual;
+/// the first ones are kept).
+pub const MAX_NODES: usize = 8;
 
 #[derive(Debug, Default)]
 struct Focus {
@@ -53,8 +62,9 @@ pub(super) struct FocusRegistry {
     by_uri: HashMap<u64, Focus>,
     /// Call-ID fingerprint → focus URI fingerprint.
     dialog_focus: HashMap<u64, u64>,
-    /// INVITEs awaiting their final response: Call-ID → (Contact, time).
-    invites: HashMap<u64, (Box<str>, Timestamp)>,
+    /// INVITEs awaiting their final response: Call-ID → (Contact, time,
+    /// the first hop's sender).
+    invites: HashMap<u64, (Box<str>, Timestamp, IpAddr)>,
     invite_order: VecDeque<(Timestamp, u64)>,
     ended: VecDeque<(Timestamp, u64)>,
     /// Dialogs in order of creation, for the [`DIALOG_HORIZON_NS`] bound.
@@ -104,14 +114,15 @@ impl FocusRegistry {
                     // the Request-URI until its 2xx names its Contact.
                     let target = msg.sip.request_uri_str().unwrap_or_default();
                     let key = self.add_dialog(contact, call, target, msg.time);
-                    self.deliver(key, msg.dst.ip());
+                    self.touch(key, call, msg.src.ip());
+                    self.deliver(key, call, msg.dst.ip());
                 } else if let std::collections::hash_map::Entry::Vacant(e) =
                     self.invites.entry(call)
                     && let Some((contact, _)) = contact_of(msg)
                 {
                     // The first hop of an INVITE waits for its final
                     // response; a later hop changes nothing.
-                    e.insert((contact.into(), msg.time));
+                    e.insert((contact.into(), msg.time, msg.src.ip()));
                     self.invite_order.push_back((msg.time, call));
                 }
             }
@@ -126,7 +137,9 @@ impl FocusRegistry {
                 }
                 // The first 2xx hop seen pairs the INVITE; the others (the
                 // same 2xx proxied) find the dialog by its Call-ID.
-                let invite_contact = self.invites.remove(&call).map(|(c, _)| c);
+                let invite = self.invites.remove(&call);
+                let invite_sender = invite.as_ref().map(|i| i.2);
+                let invite_contact = invite.map(|(c, _, _)| c);
                 let known = self.dialog_focus.get(&call).copied();
                 if may_be_focus(msg) {
                     let Some((contact, isfocus)) = contact_of(msg) else {
@@ -143,7 +156,10 @@ impl FocusRegistry {
                                 msg.time,
                             ),
                         };
-                        self.deliver(key, msg.dst.ip());
+                        if let Some(sender) = invite_sender {
+                            self.touch(key, call, sender);
+                        }
+                        self.deliver(key, call, msg.dst.ip());
                         return;
                     }
                 }
@@ -186,6 +202,7 @@ impl FocusRegistry {
                 focus.dialogs.push(FocusDialog {
                     call_id: call,
                     participant: participant.into(),
+                    nodes: Vec::new(),
                 });
                 self.created.push_back((time, call));
             }
@@ -194,11 +211,36 @@ impl FocusRegistry {
         key
     }
 
-    fn deliver(&mut self, key: u64, node: IpAddr) {
+    fn deliver(&mut self, key: u64, call: u64, node: IpAddr) {
         let focus = self.by_uri.entry(key).or_default();
         if !focus.delivered_to.contains(&node) {
             focus.delivered_to.push(node);
         }
+        self.touch(key, call, node);
+    }
+
+    /// Notes a node the setup of dialog `call` touched.
+    fn touch(&mut self, key: u64, call: u64, node: IpAddr) {
+        let focus = self.by_uri.entry(key).or_default();
+        if let Some(d) = focus.dialogs.iter_mut().find(|d| d.call_id == call)
+            && d.nodes.len() < MAX_NODES
+            && !d.nodes.contains(&node)
+        {
+            d.nodes.push(node);
+        }
+    }
+
+    /// Did the setup of this focus dialog touch `node`? `None` when the
+    /// Call-ID is not a known focus dialog.
+    pub(super) fn dialog_touches(&self, call_key: u64, node: IpAddr) -> Option<bool> {
+        let key = self.dialog_focus.get(&call_key)?;
+        let d = self
+            .by_uri
+            .get(key)?
+            .dialogs
+            .iter()
+            .find(|d| d.call_id == call_key)?;
+        Some(d.nodes.contains(&node))
     }
 
     pub(super) fn dialogs(&self, focus_uri: &str) -> &[FocusDialog] {
@@ -225,7 +267,7 @@ impl FocusRegistry {
                 break;
             }
             self.invite_order.pop_front();
-            if self.invites.get(&call).is_some_and(|(_, at)| *at == t) {
+            if self.invites.get(&call).is_some_and(|(_, at, _)| *at == t) {
                 self.invites.remove(&call);
             }
         }

@@ -181,6 +181,12 @@ impl Tracker {
         self.focus.delivered_to(uri, node)
     }
 
+    /// Did the setup of this focus dialog (by [`call_id_key`]) touch
+    /// `node`? `None` when it is not a known focus dialog.
+    pub fn focus_dialog_touches(&self, call_key: u64, node: IpAddr) -> Option<bool> {
+        self.focus.dialog_touches(call_key, node)
+    }
+
     /// Is this dialog (by [`call_id_key`]) a conference focus dialog?
     pub fn is_focus_dialog(&self, call_key: u64) -> bool {
         self.focus.is_focus_dialog(call_key)
