@@ -123,8 +123,12 @@ pub fn compile(file: &str, text: &str) -> (Option<Rule>, Vec<Diagnostic>) {
 }
 
 fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<Rule> {
+    // Lines that did not parse may be the `flow` line or the steps: then
+    // their own errors say what is wrong, not "no flow line", "no steps".
+    let parse_failed = cx.errors.iter().any(Diagnostic::is_error) || cx.unreported_errors > 0;
     let id = match &syn.flow {
         Some((id, _)) => id.clone(),
+        None if parse_failed && text.lines().any(|l| l.starts_with("flow")) => String::new(),
         None => {
             cx.err(
                 Span {
@@ -445,7 +449,7 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
             cx.warn(f.span, f.message, f.help);
         }
     }
-    if steps.is_empty() {
+    if steps.is_empty() && !parse_failed {
         cx.err(
             Span {
                 line: 1,

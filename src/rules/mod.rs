@@ -143,9 +143,31 @@ pub fn compile_bytes(file: &str, bytes: &[u8]) -> Result<Compiled, Diagnostics> 
             // The valid prefix is UTF-8, so this counts characters.
             let col = 1 + String::from_utf8_lossy(&good[line_start..]).chars().count();
             let bad = bytes[e.valid_up_to()];
+            // The line up to a little past the bad byte, which shows as
+            // U+FFFD under the caret.
+            let rest = &bytes[e.valid_up_to()..];
+            let end = e.valid_up_to()
+                + rest
+                    .iter()
+                    .take(40)
+                    .position(|&c| c == b'\n')
+                    .unwrap_or(rest.len().min(40));
+            let mut shown = String::from_utf8_lossy(&bytes[line_start..end])
+                .trim_end()
+                .to_string();
+            let mut at = col;
+            if col > MAX_LINE_CHARS {
+                // Too long a line to show: its start, the caret at column 1.
+                shown = shown.chars().take(60).chain("...".chars()).collect();
+                at = 1;
+            }
             Err(error(
-                ast::Span { line, col, len: 1 },
-                first_line(&bytes[line_start..]),
+                ast::Span {
+                    line,
+                    col: at,
+                    len: 1,
+                },
+                shown,
                 format!(
                     "this file is not UTF-8: byte 0x{bad:02X} at byte offset {} (line {line}, column {col})",
                     e.valid_up_to()
