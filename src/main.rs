@@ -122,6 +122,7 @@ fn load_rules(paths: &[PathBuf], builtin: bool) -> Result<RuleSet, rules::LoadEr
     };
     if !paths.is_empty() {
         let user = RuleSet::load(paths)?;
+        set.warnings.extend(user.warnings);
         for rule in user.rules {
             set.rules.retain(|r| r.id != rule.id);
             set.rules.push(rule);

@@ -176,14 +176,14 @@ pub(crate) fn long_form(name: &str) -> Option<&'static str> {
 }
 
 /// The registered long name nearest to `name` by edit distance, when near
-/// enough to be the one meant (at most a third of its letters differ).
+/// enough to be the one meant (one edit in ten letters, and one more).
 pub(crate) fn nearest(name: &str) -> Option<&'static str> {
     let lower = name.to_ascii_lowercase();
     let (best, dist) = REGISTRY
         .iter()
         .map(|(long, _)| (*long, distance(&lower, &long.to_ascii_lowercase())))
         .min_by_key(|&(_, d)| d)?;
-    let allowed = (name.chars().count().max(best.len()) / 3).max(1);
+    let allowed = 1 + name.chars().count().max(best.len()) / 10;
     (dist <= allowed).then_some(best)
 }
 
@@ -239,6 +239,7 @@ mod tests {
         assert_eq!(nearest("content-tpye"), Some("Content-Type"));
         assert_eq!(nearest("subscription_state"), Some("Subscription-State"));
         assert_eq!(nearest("zzzzzzzz"), None);
+        assert_eq!(nearest("frobnication"), None);
         assert_eq!(distance("", "abc"), 3);
         assert_eq!(distance("ab", "ba"), 1);
     }

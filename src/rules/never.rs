@@ -123,6 +123,12 @@ fn contradict(a: &Op, b: &Op) -> bool {
     }
 }
 
+/// Is `inner` a value inside `outer` (`event.value` inside `event`), so
+/// that it is absent whenever `outer` is?
+fn within(outer: &Path, inner: &Path) -> bool {
+    outer.base == inner.base && inner.accessors.starts_with(&outer.accessors)
+}
+
 /// Why a value is absent on this kind of step.
 fn absent_reason(message: &MessagePattern, path: &Path) -> &'static str {
     match path.base {
@@ -203,7 +209,12 @@ pub(crate) fn check_step(steps: &[Step], idx: StepIdx, label: &str) -> Vec<Findi
         };
         let kb = canonical(pb);
         let earlier = conds[..j].iter().find(|(a, _)| match &a.kind {
-            CondKind::Compare { path: pa, op: oa } => canonical(pa) == kb && contradict(oa, ob),
+            CondKind::Compare { path: pa, op: oa } => {
+                let ka = canonical(pa);
+                (ka == kb && contradict(oa, ob))
+                    || (within(&ka, &kb) && matches!(oa, Op::Absent) && !matches!(ob, Op::Absent))
+                    || (within(&kb, &ka) && matches!(ob, Op::Absent) && !matches!(oa, Op::Absent))
+            }
             _ => false,
         });
         if let Some((a, a_match)) = earlier {
