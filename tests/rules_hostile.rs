@@ -452,3 +452,51 @@ fn invalid_utf8_on_a_long_line_is_shown_short() {
     );
     assert!(d.len() < 1_000, "{}", d.len());
 }
+
+/// docs/rules.md states the limits the code enforces.
+#[test]
+fn reference_states_the_limits() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/rules.md")).unwrap();
+    let thousands = |n: usize| {
+        let s = n.to_string();
+        let mut out = String::new();
+        for (i, c) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    };
+    let rows = [
+        (
+            "bytes in a rule file (no more is read)",
+            format!("1 MiB ({})", thousands(MAX_FILE_BYTES)),
+        ),
+        ("characters on a line", thousands(MAX_LINE_CHARS)),
+        ("steps in a rule (numbered and `opt`)", thousands(MAX_STEPS)),
+        ("roles in a rule", thousands(MAX_ROLES)),
+        (
+            "`match` and `expect` conditions on a step",
+            thousands(MAX_CONDITIONS_PER_STEP),
+        ),
+        ("`capture`s on a step", thousands(MAX_CAPTURES_PER_STEP)),
+        ("variables in a rule", thousands(MAX_VARIABLES)),
+        (
+            "accessors after a path's base (`refer-to.uri.param(method)` has 2)",
+            thousands(MAX_ACCESSORS),
+        ),
+        (
+            "compiled size of a regular expression",
+            format!("{} KiB", sipflow::rules::MAX_REGEX_BYTES / 1024),
+        ),
+    ];
+    for (label, value) in rows {
+        let row = format!("| {label} | {value} |");
+        assert!(doc.contains(&row), "docs/rules.md lacks `{row}`");
+    }
+    assert!(doc.contains(&format!(
+        "At most {MAX_DIAGNOSTICS} diagnostics are shown for a file"
+    )));
+}
