@@ -89,7 +89,8 @@ enum RulesCommand {
         #[arg(long = "rules", value_name = "PATH")]
         rules: Vec<PathBuf>,
     },
-    /// Check rule files and report every mistake (exit 1 if any).
+    /// Check rule files and report every mistake (exit 1 if any error;
+    /// warnings are shown but do not fail).
     Lint {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -121,6 +122,7 @@ fn load_rules(paths: &[PathBuf], builtin: bool) -> Result<RuleSet, rules::LoadEr
     };
     if !paths.is_empty() {
         let user = RuleSet::load(paths)?;
+        set.warnings.extend(user.warnings);
         for rule in user.rules {
             set.rules.retain(|r| r.id != rule.id);
             set.rules.push(rule);
@@ -179,6 +181,10 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
                 Ok(s) => s,
                 Err(e) => return fail(e),
             };
+            // Warnings do not stop a check; they are shown before it.
+            if !set.warnings.is_empty() {
+                eprintln!("{}\n", rules::Diagnostics(set.warnings.clone()));
+            }
             if set.rules.is_empty() {
                 return fail("no rules: give --rules PATH or drop --no-builtin");
             }
@@ -310,13 +316,26 @@ fn rules_command(command: RulesCommand, mut out: impl Write) -> io::Result<ExitC
             let mut bad = false;
             for f in &files {
                 match rules::lint(f) {
-                    Ok(r) => writeln!(
-                        out,
-                        "{}: ok: rule {} ({} steps)",
-                        f.display(),
-                        r.id,
-                        r.required_steps().count()
-                    )?,
+                    Ok(c) => {
+                        let warned = c.warnings.0.len();
+                        if warned > 0 {
+                            out.flush()?;
+                            eprintln!("{}\n", c.warnings);
+                        }
+                        let s = if warned == 1 { "" } else { "s" };
+                        writeln!(
+                            out,
+                            "{}: ok: rule {} ({} steps{})",
+                            f.display(),
+                            c.rule.id,
+                            c.rule.required_steps().count(),
+                            if warned > 0 {
+                                format!(", {warned} warning{s}")
+                            } else {
+                                String::new()
+                            }
+                        )?
+                    }
                     Err(rules::LoadError::Invalid(d)) => {
                         bad = true;
                         out.flush()?;

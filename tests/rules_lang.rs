@@ -117,7 +117,7 @@ end
     assert!(r.steps[4].in_repeat && r.steps[5].in_repeat && !r.steps[6].in_repeat);
     assert!(matches!(
         r.steps[4].matches[0].kind,
-        CondKind::DialogOf { var: 0 }
+        CondKind::DialogOf { var: 0, peer: None }
     ));
     let s6 = &r.steps[6];
     assert_eq!(s6.relation, Some(Relation::InDialog(0)));
@@ -413,10 +413,12 @@ fn builtin_rules_follow_the_spec_hops() {
     for (g, e) in got.iter().zip(&f3) {
         assert_eq!((g.0, g.1.as_str(), g.2.as_str()), *e);
     }
-    // flows.md, flow 2: the fixed hops (the per-participant block names the
-    // participant's core and server core-p / part-p).
+    // flows.md, flow 2: every hop toward part-b as the spec numbers it;
+    // toward every other participating server (the per-participant block)
+    // step 6's BYE and step 11's 200 OK as paths through any proxies.
+    let rule = set.get("poc-preest-release-session").unwrap();
     let got = hops("poc-preest-release-session");
-    assert_eq!(got.len(), 18);
+    assert_eq!(got.len(), 20);
     let fixed = [
         (1, "client-b", "core-b"),
         (2, "core-b", "part-b"),
@@ -424,9 +426,13 @@ fn builtin_rules_follow_the_spec_hops() {
         (4, "core-b", "core-a"),
         (5, "core-a", "ctrl-a"),
         (6, "ctrl-a", "core-a"),
-        (7, "core-a", "core-p"),
-        (8, "core-p", "part-p"),
+        (7, "core-a", "core-b"),
+        (8, "core-b", "part-b"),
+        (9, "part-b", "core-b"),
+        (10, "core-b", "core-a"),
         (11, "core-a", "ctrl-a"),
+        (6, "ctrl-a", "part-p"),
+        (11, "part-p", "ctrl-a"),
         (12, "ctrl-a", "core-a"),
         (13, "core-a", "core-b"),
         (14, "core-b", "part-b"),
@@ -435,9 +441,19 @@ fn builtin_rules_follow_the_spec_hops() {
         (17, "client-b", "core-b"),
         (18, "core-b", "part-b"),
     ];
-    for (n, from, to) in fixed {
-        let g = got.iter().find(|g| g.0 == n).unwrap();
-        assert_eq!((g.1.as_str(), g.2.as_str()), (from, to), "step {n}");
+    for (g, (n, from, to)) in got.iter().zip(fixed) {
+        assert_eq!((g.0, g.1.as_str(), g.2.as_str()), (n, from, to));
+    }
+    let block: Vec<_> = rule
+        .steps
+        .iter()
+        .filter(|s| s.in_repeat)
+        .map(|s| (s.number, s.path))
+        .collect();
+    assert_eq!(block, vec![(Some(6), true), (Some(11), true)]);
+    for r in ["core-b", "core-a"] {
+        let i = rule.roles.iter().position(|x| x == r).unwrap();
+        assert!(rule.proxies[i], "{r} is a chain of proxies");
     }
 }
 
@@ -460,8 +476,11 @@ fn reference_shows_the_builtin_rules_and_its_example_compiles() {
     assert_eq!(rule.id, "call-through-proxy");
 }
 
-/// Damaged rule text (every line cut, characters dropped or swapped) gives
-/// diagnostics or a rule, never a panic.
+/// Damaged rule text (every line cut, characters dropped or swapped,
+/// non-ASCII text inserted: pasted arrows and quotes, combining marks,
+/// emoji, right-to-left text and overrides, NUL, CR, BOM, no-break spaces)
+/// gives diagnostics or a rule, never a panic; every diagnostic points
+/// inside its line (or just past its end) by characters and renders.
 #[test]
 fn damaged_rule_text_never_panics() {
     let mut x: u64 = 0x2545_f491_4f6c_dd1d;
@@ -471,24 +490,52 @@ fn damaged_rule_text_never_panics() {
         x ^= x << 17;
         (x % n.max(1) as u64) as usize
     };
+    const ASCII: [char; 12] = [
+        '(', ')', '"', '$', '.', '-', '>', ' ', '\n', '#', '\t', '\\',
+    ];
+    const UNICODE: [&str; 20] = [
+        "é",
+        "e\u{301}",
+        "→",
+        "\u{2192}\u{301}",
+        "😀",
+        "👩\u{200d}💻",
+        "שלום",
+        "\u{202e}",
+        "\u{200f}",
+        "\0",
+        "\r",
+        "\r\n",
+        "\u{feff}",
+        "“",
+        "”",
+        "\u{a0}",
+        "漢字",
+        "\u{fffd}",
+        "\u{10ffff}",
+        "ﬁ",
+    ];
     let mut tried = 0;
     for (_, text) in sipflow::rules::BUILTIN {
         let chars: Vec<char> = text.chars().collect();
-        for _ in 0..400 {
+        for _ in 0..600 {
             let mut t = chars.clone();
             for _ in 0..1 + rand(4) {
                 let i = rand(t.len()).min(t.len());
-                match rand(4) {
+                match rand(5) {
                     0 => {
                         if i < t.len() {
                             t.remove(i);
                         }
                     }
-                    1 => t.insert(
-                        i,
-                        ['(', ')', '"', '$', '.', '-', '>', ' ', '\n', '#', 'é', '\t'][rand(12)],
-                    ),
-                    2 => t.truncate(i),
+                    1 => t.insert(i, ASCII[rand(ASCII.len())]),
+                    2 => {
+                        let s = UNICODE[rand(UNICODE.len())];
+                        for (k, c) in s.chars().enumerate() {
+                            t.insert(i + k, c);
+                        }
+                    }
+                    3 => t.truncate(i),
                     _ => {
                         let j = rand(t.len()).min(t.len().saturating_sub(1));
                         let i = i.min(t.len().saturating_sub(1));
@@ -500,12 +547,39 @@ fn damaged_rule_text_never_panics() {
                 }
             }
             let s: String = t.into_iter().collect();
-            if let Err(d) = compile_text("fuzz.flow", &s) {
-                // Every diagnostic renders with its caret line.
-                assert!(d.to_string().contains("-->"));
+            // As text, and as bytes with one byte damaged (often no
+            // longer UTF-8).
+            let mut bytes = s.clone().into_bytes();
+            if !bytes.is_empty() {
+                let k = rand(bytes.len());
+                bytes[k] = [0xff, 0x80, 0xc3, 0xe2, 0x00][rand(5)];
+            }
+            for d in [
+                compile_text("fuzz.flow", &s).err(),
+                sipflow::rules::compile_bytes("fuzz.flow", &bytes).err(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                assert!(!d.0.is_empty());
+                for one in &d.0 {
+                    let chars = one.line_text.chars().count();
+                    assert!(
+                        one.span.col >= 1 && one.span.col <= chars + 1,
+                        "column {} of a {chars}-character line:\n{one}\nin:\n{s}",
+                        one.span.col
+                    );
+                    let shown = one.to_string();
+                    assert!(shown.contains("-->"));
+                    assert!(shown.lines().last().unwrap().contains('^'), "{shown}");
+                    assert!(
+                        !shown.contains('\0') && !shown.contains('\u{202e}'),
+                        "{shown}"
+                    );
+                }
             }
             tried += 1;
         }
     }
-    assert_eq!(tried, 1200);
+    assert_eq!(tried, 1800);
 }

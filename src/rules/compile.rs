@@ -13,11 +13,15 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use regex::Regex;
+use regex::RegexBuilder;
 
 use super::ast::*;
-use super::diag::Diagnostic;
+use super::diag::{Diagnostic, Severity};
 use super::parse::*;
+use super::{
+    MAX_CAPTURES_PER_STEP, MAX_CONDITIONS_PER_STEP, MAX_DIAGNOSTICS, MAX_REGEX_BYTES, MAX_ROLES,
+    MAX_STEPS, MAX_VARIABLES,
+};
 
 /// The default step time limit: 64×T1 (RFC 3261 Timer B/F), 32 s.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(32);
@@ -25,11 +29,22 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(32);
 struct Ctx<'a> {
     file: &'a str,
     lines: Vec<&'a str>,
+    /// Errors and warnings, at most [`MAX_DIAGNOSTICS`].
     errors: Vec<Diagnostic>,
+    /// Errors and warnings past the limit, counted.
+    unreported_errors: usize,
+    unreported_warnings: usize,
 }
 
 impl Ctx<'_> {
-    fn err(&mut self, span: Span, message: impl Into<String>, help: impl Into<String>) {
+    fn push(&mut self, severity: Severity, span: Span, message: String, help: String) {
+        if self.errors.len() >= MAX_DIAGNOSTICS {
+            match severity {
+                Severity::Error => self.unreported_errors += 1,
+                Severity::Warning => self.unreported_warnings += 1,
+            }
+            return;
+        }
         let line_text = self
             .lines
             .get(span.line.saturating_sub(1))
@@ -38,34 +53,82 @@ impl Ctx<'_> {
             .trim_end_matches('\r')
             .to_string();
         self.errors.push(Diagnostic {
+            severity,
             file: self.file.to_string(),
             span,
             line_text,
-            message: message.into(),
-            help: help.into(),
+            message,
+            help,
         });
+    }
+
+    fn err(&mut self, span: Span, message: impl Into<String>, help: impl Into<String>) {
+        self.push(Severity::Error, span, message.into(), help.into());
+    }
+
+    fn warn(&mut self, span: Span, message: impl Into<String>, help: impl Into<String>) {
+        self.push(Severity::Warning, span, message.into(), help.into());
     }
 }
 
-/// Compile one rule file's text. `file` names it in diagnostics.
-pub fn compile(file: &str, text: &str) -> Result<Rule, Vec<Diagnostic>> {
+/// Compile one rule file's text. `file` names it in diagnostics. The rule
+/// (when the text was complete enough to build one) comes with every
+/// diagnostic, errors and warnings, in line order; the caller decides
+/// (by the errors among them) whether it loads.
+pub fn compile(file: &str, text: &str) -> (Option<Rule>, Vec<Diagnostic>) {
     let (syntax, parse_errors) = parse_file(file, text);
     let mut cx = Ctx {
         file,
         lines: text.lines().collect(),
         errors: parse_errors,
+        unreported_errors: syntax.unreported,
+        unreported_warnings: 0,
     };
-    let rule = resolve(&mut cx, syntax, file, text);
-    if cx.errors.is_empty() {
-        rule.ok_or_else(Vec::new)
+    let rule = if syntax.steps.len() > MAX_STEPS {
+        // Refused before anything is built from the steps.
+        cx.err(
+            syntax.steps[MAX_STEPS].span,
+            format!(
+                "a rule has at most {MAX_STEPS} steps; this file has {}",
+                syntax.steps.len()
+            ),
+            "no specification flow is that long: split it into one rule per flow",
+        );
+        None
     } else {
-        Err(cx.errors)
+        resolve(&mut cx, syntax, file, text)
+    };
+    let mut diags = std::mem::take(&mut cx.errors);
+    diags.sort_by_key(|d| (d.span.line, d.span.col));
+    let (errors, warnings) = (cx.unreported_errors, cx.unreported_warnings);
+    if errors + warnings > 0
+        && let Some(last) = diags.last().cloned()
+    {
+        // Shown at the last diagnostic kept; an error when an error was
+        // among those left out, so the rule still fails to load.
+        diags.push(Diagnostic {
+            severity: if errors > 0 {
+                Severity::Error
+            } else {
+                Severity::Warning
+            },
+            message: format!(
+                "{errors} more errors and {warnings} more warnings are not shown (at most {MAX_DIAGNOSTICS} are)"
+            ),
+            help: "fix the ones above and lint again".into(),
+            ..last
+        });
     }
+    (rule, diags)
 }
 
 fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<Rule> {
+    // Lines that did not parse may be the `flow` line or the steps: then
+    // their own errors say what is wrong, not "no flow line", "no steps".
+    let parse_failed = cx.errors.iter().any(Diagnostic::is_error) || cx.unreported_errors > 0;
     let id = match &syn.flow {
         Some((id, _)) => id.clone(),
+        None if parse_failed && text.lines().any(|l| l.starts_with("flow")) => String::new(),
         None => {
             cx.err(
                 Span {
@@ -88,6 +151,7 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
             if roles.contains(r) {
                 cx.err(*span, format!("role `{r}` is declared twice"), "remove one");
             } else {
+                too_many_roles(cx, &roles, *span);
                 roles.push(r.clone());
             }
         }
@@ -104,6 +168,7 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
                 format!("expected one of the declared roles: {declared_list}"),
             );
         }
+        too_many_roles(cx, roles, span);
         roles.push(name.to_string());
         roles.len() - 1
     };
@@ -117,10 +182,11 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
     let mut block_numbers: HashMap<u32, StepIdx> = HashMap::new();
     let mut block_last: Option<u32> = None;
 
+    // A second block is an error (below): the first one decides.
     let repeat_of = |idx: usize| {
         syn.repeats
-            .iter()
-            .any(|r| idx >= r.start && r.end.is_some_and(|e| idx < e))
+            .first()
+            .is_some_and(|r| idx >= r.start && r.end.is_some_and(|e| idx < e))
     };
 
     for (idx, s) in syn.steps.iter().enumerate() {
@@ -204,7 +270,37 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
             .number
             .map(|(n, _)| n.to_string())
             .unwrap_or_else(|| "opt".into());
+        let (mut conditions, mut captured) = (0, 0);
         for clause in &s.clauses {
+            match clause {
+                Clause::Match(c) | Clause::Expect(c) => {
+                    conditions += 1;
+                    if conditions > MAX_CONDITIONS_PER_STEP {
+                        if conditions == MAX_CONDITIONS_PER_STEP + 1 {
+                            cx.err(
+                                c.span,
+                                format!("a step has at most {MAX_CONDITIONS_PER_STEP} `match` and `expect` conditions"),
+                                "keep the conditions that tell this message from others",
+                            );
+                        }
+                        continue;
+                    }
+                }
+                Clause::Capture { var, .. } => {
+                    captured += 1;
+                    if captured > MAX_CAPTURES_PER_STEP {
+                        if captured == MAX_CAPTURES_PER_STEP + 1 {
+                            cx.err(
+                                var.1,
+                                format!("a step has at most {MAX_CAPTURES_PER_STEP} captures"),
+                                "capture only the values later steps compare",
+                            );
+                        }
+                        continue;
+                    }
+                }
+                _ => {}
+            }
             match clause {
                 Clause::Relation { kind, step, span } => {
                     if relation.is_some() {
@@ -322,6 +418,13 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
                         );
                         continue;
                     }
+                    if vars.len() == MAX_VARIABLES {
+                        cx.err(
+                            var.1,
+                            format!("a rule has at most {MAX_VARIABLES} variables"),
+                            "capture only the values later steps compare",
+                        );
+                    }
                     vars.push(var.0.clone());
                     var_bound_at.insert(var.0.clone(), s.number.map(|n| n.0).unwrap_or(0));
                     captures.push(Capture {
@@ -348,6 +451,7 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
                 "say which request this response answers",
             );
         }
+        let at = steps.len();
         steps.push(Step {
             number: s.number.map(|n| n.0),
             optional: s.optional,
@@ -364,8 +468,11 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
             span: s.span,
             summary: s.summary.as_str().into(),
         });
+        for f in super::never::check_step(&steps, at, &label) {
+            cx.warn(f.span, f.message, f.help);
+        }
     }
-    if steps.is_empty() {
+    if steps.is_empty() && !parse_failed {
         cx.err(
             Span {
                 line: 1,
@@ -492,6 +599,55 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
     })
 }
 
+/// A warning for a header name that is neither registered nor an
+/// extension (`X-...`, `P-...`): a condition on it never holds, so it is
+/// most likely a typo.
+fn unknown_header(cx: &mut Ctx<'_>, p: &SyntaxPath, name: &str) {
+    if super::headers::is_known(name) {
+        return;
+    }
+    // The caret under the base only: `evnt` of `evnt.value`.
+    let written = match &p.base_arg {
+        Some(arg) => format!("{}({arg})", p.base),
+        None => p.base.clone(),
+    };
+    let span = Span {
+        len: written.chars().count().max(1),
+        ..p.span
+    };
+    let shown = p.base_arg.as_deref().unwrap_or(&p.base);
+    let (message, help) = match super::headers::nearest(name) {
+        Some(near) => {
+            // In the case the rule writes names in.
+            let near = if shown.chars().any(|c| c.is_ascii_uppercase()) {
+                near.to_string()
+            } else {
+                near.to_ascii_lowercase()
+            };
+            (
+                format!("unknown header '{shown}': did you mean '{near}'?"),
+                format!("not a registered SIP header; write `{near}`"),
+            )
+        }
+        None => (
+            format!("unknown header '{shown}'"),
+            "not a registered SIP header (IANA) nor an extension (X-..., P-...): a condition on it holds only if messages carry it".to_string(),
+        ),
+    };
+    cx.warn(span, message, help);
+}
+
+/// One error when `roles` is full and one more is about to be added.
+fn too_many_roles(cx: &mut Ctx<'_>, roles: &[String], span: Span) {
+    if roles.len() == MAX_ROLES {
+        cx.err(
+            span,
+            format!("a rule has at most {MAX_ROLES} roles"),
+            "a role is a node of the flow: a few proxies and endpoints",
+        );
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn resolve_cond(
     cx: &mut Ctx<'_>,
@@ -551,6 +707,7 @@ fn resolve_cond(
                         );
                         return None;
                     }
+                    too_many_roles(cx, roles, role.1);
                     roles.push(role.0.clone());
                     roles.len() - 1
                 }
@@ -578,13 +735,25 @@ fn resolve_cond(
                     }
                 }
                 SyntaxOp::Matches(re, span) | SyntaxOp::NotMatches(re, span) => {
-                    match Regex::new(re) {
+                    match RegexBuilder::new(re)
+                        .size_limit(MAX_REGEX_BYTES)
+                        .dfa_size_limit(MAX_REGEX_BYTES)
+                        .build()
+                    {
                         Ok(r) => {
                             if matches!(op, SyntaxOp::Matches(..)) {
                                 Op::Matches(r)
                             } else {
                                 Op::NotMatches(r)
                             }
+                        }
+                        Err(regex::Error::CompiledTooBig(_)) => {
+                            cx.err(
+                                *span,
+                                "this regular expression is too large once compiled",
+                                format!("the limit is {MAX_REGEX_BYTES} bytes: simplify it"),
+                            );
+                            return None;
                         }
                         Err(e) => {
                             let msg = e.to_string();
@@ -643,6 +812,9 @@ fn resolve_path(cx: &mut Ctx<'_>, p: &SyntaxPath) -> Option<Path> {
             return None;
         }
     };
+    if let Base::Header(name) = &base {
+        unknown_header(cx, p, name);
+    }
     let mut accessors = Vec::new();
     for (acc, arg) in &p.accessors {
         let a = match (acc.as_str(), arg) {

@@ -9,13 +9,18 @@
 //! Names are resolved (roles, variables, step numbers) by `compile`; this
 //! module only knows the shape of a line.
 
+// A diagnostic is the parser's error value (128 bytes); a rule file is
+// parsed once, so boxing it would buy nothing.
+#![allow(clippy::result_large_err)]
+
 use nom::branch::alt;
 use nom::bytes::complete::{tag, take_while, take_while1};
 use nom::character::complete::digit1;
 use nom::{IResult, Parser};
 
 use super::ast::Span;
-use super::diag::Diagnostic;
+use super::diag::{Diagnostic, Severity};
+use super::{MAX_ACCESSORS, MAX_DIAGNOSTICS, MAX_LINE_CHARS};
 
 /// One parsed rule file, names still unresolved.
 #[derive(Debug, Default)]
@@ -29,6 +34,8 @@ pub struct SyntaxFile {
     pub proxies: Vec<(String, Span)>,
     pub steps: Vec<SyntaxStep>,
     pub repeats: Vec<SyntaxRepeat>,
+    /// Errors found past the first [`MAX_DIAGNOSTICS`], counted, not kept.
+    pub unreported: usize,
 }
 
 /// A `repeat dialog-of $var (roles) ... end` block, by step positions.
@@ -208,11 +215,19 @@ fn duration(i: &str) -> PResult<'_, std::time::Duration> {
 
 /// A cursor over one line: tracks the column for spans and turns nom
 /// failures into diagnostics that say what was expected.
+///
+/// Columns count characters. Every position is a suffix of `text` (the
+/// parsers only ever advance `rest` by whole tokens), located by its byte
+/// offset and turned into a column by counting characters from the last
+/// position asked for, so a line costs linear time however many tokens it
+/// has.
 struct Line<'a> {
     file: &'a str,
     text: &'a str,
     line: usize,
     rest: &'a str,
+    /// The last (byte offset, column) computed.
+    mark: std::cell::Cell<(usize, usize)>,
 }
 
 impl<'a> Line<'a> {
@@ -222,12 +237,35 @@ impl<'a> Line<'a> {
             text,
             line,
             rest: text,
+            mark: std::cell::Cell::new((0, 1)),
         }
     }
 
+    /// The byte offset of `rest` in the line: where it starts in `text`,
+    /// clamped to the line and to a character boundary (a slice from
+    /// elsewhere counts from its length, as a suffix of the line).
+    fn offset_of(&self, rest: &str) -> usize {
+        let base = self.text.as_ptr() as usize;
+        let at = rest.as_ptr() as usize;
+        let mut byte = match at.checked_sub(base) {
+            Some(b) if b <= self.text.len() => b,
+            _ => self.text.len().saturating_sub(rest.len()),
+        };
+        while !self.text.is_char_boundary(byte) {
+            byte -= 1;
+        }
+        byte
+    }
+
     fn col_of(&self, rest: &str) -> usize {
-        let byte = self.text.len() - rest.len();
-        self.text[..byte].chars().count() + 1
+        let byte = self.offset_of(rest);
+        let (mut from, mut col) = self.mark.get();
+        if byte < from {
+            (from, col) = (0, 1);
+        }
+        col += self.text.get(from..byte).map_or(0, |s| s.chars().count());
+        self.mark.set((byte, col));
+        col
     }
 
     fn span_from(&self, start_rest: &str) -> Span {
@@ -257,6 +295,7 @@ impl<'a> Line<'a> {
 
     fn error(&self, span: Span, message: impl Into<String>, help: impl Into<String>) -> Diagnostic {
         Diagnostic {
+            severity: Severity::Error,
             file: self.file.to_string(),
             span,
             line_text: self.text.to_string(),
@@ -290,15 +329,20 @@ impl<'a> Line<'a> {
                 Ok((out, self.span_from(start)))
             }
             Err(_) => {
+                let word = self.rest.split([' ', '\t']).next().unwrap_or("");
                 let found = if self.at_end() {
                     "end of line".to_string()
                 } else {
-                    format!("`{}`", self.rest.split([' ', '\t']).next().unwrap_or(""))
+                    format!("`{word}`")
+                };
+                let help = match lookalike(word) {
+                    Some(hint) => format!("expected {expected}; {hint}"),
+                    None => format!("expected {expected}"),
                 };
                 Err(self.error(
                     self.here(),
                     format!("expected {expected}, found {found}"),
-                    format!("expected {expected}"),
+                    help,
                 ))
             }
         }
@@ -334,13 +378,36 @@ impl<'a> Line<'a> {
         if self.at_end() {
             Ok(())
         } else {
-            Err(self.error(
-                self.here(),
-                format!("unexpected `{}`", self.peek_word()),
-                "nothing more was expected on this line",
-            ))
+            let word = self.peek_word();
+            let help = match lookalike(word) {
+                Some(hint) => format!("nothing more was expected on this line; {hint}"),
+                None => "nothing more was expected on this line".to_string(),
+            };
+            Err(self.error(self.here(), format!("unexpected `{word}`"), help))
         }
     }
+}
+
+/// Characters pasted from documents that look like the language's own:
+/// the first one in `word`, named, with what to type instead.
+fn lookalike(word: &str) -> Option<String> {
+    word.chars().find_map(|c| {
+        let instead = match c {
+            '\u{2212}' | '\u{2010}'..='\u{2015}' => "`-`",
+            '\u{2018}' | '\u{2019}' | '\u{201a}' | '\u{201b}' => "`'`",
+            '\u{201c}' | '\u{201d}' | '\u{201e}' | '\u{201f}' | '\u{ab}' | '\u{bb}' => "`\"`",
+            '\u{27f6}' | '\u{21d2}' | '\u{2794}' | '\u{279d}' => "`->`",
+            '\u{a0}' | '\u{2000}'..='\u{200b}' | '\u{202f}' | '\u{205f}' | '\u{3000}' => {
+                "a plain space"
+            }
+            '\u{ff01}'..='\u{ff5e}' => "the ASCII character",
+            _ => return None,
+        };
+        Some(format!(
+            "`{c}` (U+{:04X}) looks like it was pasted from a document: type {instead}",
+            c as u32
+        ))
+    })
 }
 
 /// Strip a `#` comment that is not inside a quoted string.
@@ -363,18 +430,48 @@ const CLAUSES: &str = "`same-transaction N`, `response-to N`, `in-dialog N`, `ma
 
 /// Parse a whole rule file. Every line is parsed, so that one load reports
 /// every mistake: the lines that parsed are returned with the diagnostics
-/// of those that did not.
+/// of those that did not (the first [`MAX_DIAGNOSTICS`] of them; the
+/// others are counted in [`SyntaxFile::unreported`]). A second
+/// `flow` line ends the rule: what follows it is another rule's text, and
+/// reading it as this rule's only buries the one real mistake.
 pub fn parse_file(file: &str, text: &str) -> (SyntaxFile, Vec<Diagnostic>) {
     let mut out = SyntaxFile::default();
     let mut errors = Vec::new();
+    let mut flow_line = 0;
+    let report = |errors: &mut Vec<Diagnostic>, out: &mut SyntaxFile, d: Diagnostic| {
+        if errors.len() < MAX_DIAGNOSTICS {
+            errors.push(d);
+        } else {
+            out.unreported += 1;
+        }
+    };
     for (idx, raw) in text.lines().enumerate() {
         let line_no = idx + 1;
-        let content = strip_comment(raw).trim_end();
+        let text = raw.trim_end_matches('\r');
+        let mut line = Line::new(file, text, line_no);
+        if let Some(d) = too_long(&line) {
+            report(&mut errors, &mut out, d);
+            continue;
+        }
+        let content = strip_comment(text).trim_end();
         if content.trim().is_empty() {
             continue;
         }
-        let mut line = Line::new(file, raw.trim_end_matches('\r'), line_no);
         let indented = content.starts_with([' ', '\t']);
+        line.rest = content;
+        if !indented && line.peek_word() == "flow" {
+            if out.flow.is_some() || flow_line > 0 {
+                errors.push(line.error(
+                    Span { line: line_no, col: 1, len: 4 },
+                    format!(
+                        "a file holds one rule; this is a second `flow` line (the first is at line {flow_line})"
+                    ),
+                    "put each rule in its own .flow file",
+                ));
+                break;
+            }
+            flow_line = line_no;
+        }
         let result = if indented {
             match out.steps.last_mut() {
                 Some(step) => parse_clauses(&mut line, &mut step.clauses, content),
@@ -388,7 +485,7 @@ pub fn parse_file(file: &str, text: &str) -> (SyntaxFile, Vec<Diagnostic>) {
             parse_top_line(&mut line, &mut out, content)
         };
         if let Err(d) = result {
-            errors.push(d);
+            report(&mut errors, &mut out, d);
         }
     }
     if let Some(open) = out.repeats.iter().find(|r| r.end.is_none()) {
@@ -396,8 +493,10 @@ pub fn parse_file(file: &str, text: &str) -> (SyntaxFile, Vec<Diagnostic>) {
             .lines()
             .nth(open.span.line.saturating_sub(1))
             .unwrap_or("")
+            .trim_end_matches('\r')
             .to_string();
         errors.push(Diagnostic {
+            severity: Severity::Error,
             file: file.to_string(),
             span: open.span,
             line_text,
@@ -406,6 +505,33 @@ pub fn parse_file(file: &str, text: &str) -> (SyntaxFile, Vec<Diagnostic>) {
         });
     }
     (out, errors)
+}
+
+/// A line longer than [`MAX_LINE_CHARS`] is refused before it is parsed;
+/// the diagnostic shows its start only.
+fn too_long(line: &Line<'_>) -> Option<Diagnostic> {
+    if line.text.len() <= MAX_LINE_CHARS {
+        return None;
+    }
+    let chars = line.text.chars().count();
+    if chars <= MAX_LINE_CHARS {
+        return None;
+    }
+    let shown: String = line.text.chars().take(60).collect();
+    Some(Diagnostic {
+        line_text: format!("{shown}..."),
+        ..line.error(
+            Span {
+                line: line.line,
+                col: 1,
+                len: 1,
+            },
+            format!(
+                "this line is {chars} characters long; a rule line holds at most {MAX_LINE_CHARS}"
+            ),
+            "split the step's clauses over indented lines below it",
+        )
+    })
 }
 
 fn parse_top_line<'a>(
@@ -557,11 +683,15 @@ fn parse_step<'a>(line: &mut Line<'a>, content: &'a str) -> Result<SyntaxStep, D
     };
     let label_rest = line.rest;
     let (from, from_span) = line.want(name, "the sending role")?;
-    line.want(tag("->"), "`->`")?;
-    let path = line.try_take(tag("...")).is_some();
+    // `→` (U+2192), as flows pasted from documents write it, is `->`.
+    let arrow = |i| alt((tag("->"), tag("\u{2192}"))).parse(i);
+    line.want(arrow, "`->`")?;
+    let path = line
+        .try_take(|i| alt((tag("..."), tag("\u{2026}"))).parse(i))
+        .is_some();
     if path {
         line.want(
-            tag("->"),
+            arrow,
             "`->` after `...` (`A -> ... -> B`: through any number of proxies)",
         )?;
     }
@@ -598,13 +728,16 @@ fn parse_step<'a>(line: &mut Line<'a>, content: &'a str) -> Result<SyntaxStep, D
         SyntaxMessage::Request(m.to_string())
     };
     let message_span = line.span_from(msg_start);
-    let summary_end = content.len() - line.rest.len();
-    let label_end = content.len() - label_rest.len();
+    let summary_end = content.len().saturating_sub(line.rest.len());
+    let label_end = content.len().saturating_sub(label_rest.len());
     // The step as people read it: `client-b -> core-b REFER`.
-    let summary = content[label_end..summary_end]
+    let summary = content
+        .get(label_end..summary_end)
+        .unwrap_or("")
         .split_whitespace()
         .collect::<Vec<_>>()
-        .join(" ");
+        .join(" ")
+        .replace('\u{2192}', "->");
     let span = Span {
         line: line.line,
         col: 1,
@@ -690,6 +823,13 @@ fn parse_clauses<'a>(
     }
 }
 
+/// The text between a position `start` and a later one `rest` of a line.
+fn taken<'a>(start: &'a str, rest: &str) -> &'a str {
+    start
+        .get(..start.len().saturating_sub(rest.len()))
+        .unwrap_or("")
+}
+
 fn paren_arg(i: &str) -> PResult<'_, &str> {
     let (rest, _) = tag("(")(i)?;
     let (rest, arg) = take_while1(|c: char| c != ')' && c != ' ')(rest)?;
@@ -718,6 +858,13 @@ fn parse_path(line: &mut Line<'_>) -> Result<SyntaxPath, Diagnostic> {
     }
     let mut accessors = Vec::new();
     while line.rest.starts_with('.') {
+        if accessors.len() == MAX_ACCESSORS {
+            return Err(line.error(
+                line.here(),
+                format!("a path has at most {MAX_ACCESSORS} accessors"),
+                "no SIP value is that deep: check the path",
+            ));
+        }
         line.rest = &line.rest[1..];
         let (acc, _) = line.want(
             take_while1(is_name_char),
@@ -731,7 +878,7 @@ fn parse_path(line: &mut Line<'_>) -> Result<SyntaxPath, Diagnostic> {
         accessors.push((acc.to_string(), arg));
     }
     let span = line.span_from(start);
-    let text = start[..start.len() - line.rest.len()].to_string();
+    let text = taken(start, line.rest).to_string();
     Ok(SyntaxPath {
         base,
         base_arg,
@@ -760,7 +907,7 @@ fn parse_cond(line: &mut Line<'_>) -> Result<SyntaxCond, Diagnostic> {
                 var: (v.to_string(), vspan),
                 peer,
             },
-            text: start[..start.len() - line.rest.len()].trim().to_string(),
+            text: taken(start, line.rest).trim().to_string(),
             span: line.span_from(start),
         });
     }
@@ -814,7 +961,7 @@ fn parse_cond(line: &mut Line<'_>) -> Result<SyntaxCond, Diagnostic> {
     };
     Ok(SyntaxCond {
         kind,
-        text: start[..start.len() - line.rest.len()].trim().to_string(),
+        text: taken(start, line.rest).trim().to_string(),
         span: line.span_from(start),
     })
 }
