@@ -74,6 +74,11 @@ pub(super) struct Instance {
     pub evidence: u32,
     /// Vias beyond what the entry step's hop needs (0 fits best).
     pub via_excess: usize,
+    /// Opened by the rule's context, before its first step.
+    pub from_context: bool,
+    /// The Call-ID of step 1's message, once seen (a context instance
+    /// reports it as its trigger).
+    pub first_call_id: Option<String>,
 }
 
 /// A message accepted as a step, before it is recorded.
@@ -194,6 +199,8 @@ impl Instance {
             armed_at: None,
             keys: Vec::new(),
             evidence: 0,
+            from_context: false,
+            first_call_id: None,
             via_excess: if depth == 0 {
                 msg.sip.vias().count().saturating_sub(1)
             } else {
@@ -236,6 +243,61 @@ impl Instance {
             .unwrap_or_default();
         inst.record(rule, entry, None, accept, msg, trace);
         Some(inst)
+    }
+
+    /// Open an instance at a context (flows.md, "When flow 3 is due"):
+    /// its first step is due from the context message on.
+    pub(super) fn from_context(
+        ri: usize,
+        rule: &Rule,
+        preset: &[Slot],
+        due: &crate::trace::Due,
+    ) -> Option<Instance> {
+        let ctx = rule.context.as_ref()?;
+        let mut slots = preset.to_vec();
+        for (role, ip) in [
+            (ctx.notifier, due.notifier),
+            (ctx.subscriber, due.subscriber),
+        ] {
+            let Some(role) = role else { continue };
+            let addr = SocketAddr::new(ip, 0);
+            match &slots[role] {
+                Slot::Free | Slot::Chain(_) => {
+                    slots[role] = Slot::Given(vec![addr]);
+                }
+                other if other.addrs().iter().any(|a| a.ip() == ip) => {}
+                _ => return None, // the user bound that role elsewhere
+            }
+        }
+        let mut vars = vec![None; rule.vars.len()];
+        if let Some(v) = ctx.session {
+            vars[v] = Some(due.session.to_string());
+        }
+        if let Some(v) = ctx.subscribed {
+            vars[v] = Some(due.subscribed.to_string());
+        }
+        Some(Instance {
+            rule: ri,
+            group: 0,
+            trigger_frame: due.frame,
+            trigger_call_id: due.call_id.clone(),
+            // Found by the subscription's Call-ID: the NOTIFY carries it.
+            trigger_call_key: due.subscription_call,
+            slots,
+            vars,
+            seen: SeenSteps::default(),
+            iterations: Vec::new(),
+            snapshot_done: false,
+            from_setup: false,
+            last_time: due.time,
+            deadline_ns: 0,
+            armed_at: None,
+            keys: Vec::new(),
+            evidence: 0,
+            via_excess: 0,
+            from_context: true,
+            first_call_id: None,
+        })
     }
 
     fn view<'a>(
@@ -335,7 +397,12 @@ impl Instance {
         if again {
             return Some(Claim::Again);
         }
-        for idx in 1..rule.steps.len() {
+        let first = if self.from_context && self.seen.get(0).is_none() {
+            0
+        } else {
+            1
+        };
+        for idx in first..rule.steps.len() {
             if let Some(r) = rule.repeat.as_ref().filter(|_| in_block(rule, idx)) {
                 for i in 0..self.iterations.len() {
                     // A participant's block starts in its own dialog.
@@ -624,7 +691,14 @@ impl Instance {
         } else {
             let mut v = self.vars.clone();
             for c in &step.captures {
-                v[c.var] = eval_path(msg, &c.path).map(|x| x.into_owned());
+                let got = eval_path(msg, &c.path).map(|x| x.into_owned());
+                // A value the context gave must be what the step shows.
+                if let (Some(had), Some(now)) = (&v[c.var], &got)
+                    && !super::eval::values_equal(had, now)
+                {
+                    return None;
+                }
+                v[c.var] = got;
             }
             Some(v)
         };
@@ -774,6 +848,12 @@ impl Instance {
         self.evidence += a.evidence;
         if msg.time > self.last_time {
             self.last_time = msg.time;
+        }
+        if idx == 0 && self.from_context {
+            self.first_call_id = msg
+                .sip
+                .call_id_bytes()
+                .map(|b| String::from_utf8_lossy(b).into_owned());
         }
         match iter {
             Some(i) if in_block(rule, idx) => self.iterations[i].seen.set(idx, a.seen),

@@ -397,6 +397,23 @@ impl<'r> Checker<'r> {
                 }
             }
         }
+        // Flows made due by a context (flows.md, "When flow 3 is due").
+        for due in trace.due() {
+            for (ri, rule) in self.rules.iter().enumerate() {
+                if rule.context.is_none() {
+                    continue;
+                }
+                if let Some(mut inst) = Instance::from_context(ri, rule, &self.preset[ri], due) {
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    inst.group = id;
+                    self.groups.entry(id).or_default().open += 1;
+                    self.instances.insert(id, inst);
+                    self.order.push_back(id);
+                    touched.push(id);
+                }
+            }
+        }
         for &id in &touched {
             self.after_change(id, trace, out);
         }

@@ -257,6 +257,18 @@ impl Instance {
             notes.push("evicted before it settled: too many instances were open at once".into());
         }
         let verdict = Verdict::of(steps.iter().filter(|s| !s.optional).map(|s| s.status));
+        // A context instance's trigger is its first step once seen, else
+        // the context message.
+        let (trigger_frame, trigger_call_id) = match (self.seen.get(0), self.first_call_id) {
+            (Some(s), Some(c)) if self.from_context => (s.hop.frame, c),
+            _ => (self.trigger_frame, self.trigger_call_id),
+        };
+        if self.from_context && self.seen.get(0).is_none() {
+            notes.push(format!(
+                "due since frame {}: the subscriber's conference subscription was accepted, then a session was set up with the notifier for it",
+                self.trigger_frame
+            ));
+        }
         Settled {
             group: self.group,
             rule: self.rule,
@@ -268,8 +280,8 @@ impl Instance {
             report: InstanceReport {
                 rule: rule.id.clone(),
                 title: rule.title.clone(),
-                trigger_frame: self.trigger_frame,
-                trigger_call_id: self.trigger_call_id,
+                trigger_frame,
+                trigger_call_id,
                 session: rule.session_var.and_then(|v| self.vars[v].clone()),
                 verdict,
                 steps,

@@ -54,6 +54,27 @@ pub struct Rule {
     pub steps: Vec<Step>,
     /// The per-participant block, if the rule has one.
     pub repeat: Option<Repeat>,
+    /// The context that makes the flow due before its first step (`context`).
+    pub context: Option<Context>,
+}
+
+/// A fact derived from earlier messages that opens an instance before its
+/// first step is seen, so a first step that never comes is `missing`.
+/// sipflow knows one: `conference-session` (flows.md, "When flow 3 is
+/// due"): a conference subscription accepted by a notifier, then a PoC
+/// session dialog set up with that notifier for the subscriber.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The role bound to the node that accepted the subscription.
+    pub notifier: Option<RoleId>,
+    /// The role bound to the subscriber's node.
+    pub subscriber: Option<RoleId>,
+    /// The variable given the session's URI (step 1 captures it too and
+    /// must agree).
+    pub session: Option<VarId>,
+    /// The variable given the subscribed conference's URI.
+    pub subscribed: Option<VarId>,
+    pub span: Span,
 }
 
 impl Rule {

@@ -584,6 +584,67 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
             );
         }
     }
+    let context = syn.context.as_ref().and_then(|c| {
+        if c.kind.0 != "conference-session" {
+            cx.err(
+                c.kind.1,
+                format!("unknown context `{}`", c.kind.0),
+                "the context sipflow knows is `conference-session` (flows.md, \"When flow 3 is due\")",
+            );
+            return None;
+        }
+        let mut ctx = Context {
+            notifier: None,
+            subscriber: None,
+            session: None,
+            subscribed: None,
+            span: c.span,
+        };
+        let first_captures = |v: &str| {
+            steps.first().and_then(|s0| {
+                s0.captures
+                    .iter()
+                    .find(|cap| vars[cap.var] == v)
+                    .map(|cap| cap.var)
+            })
+        };
+        for ((key, kspan), (value, vspan)) in &c.bindings {
+            match key.as_str() {
+                "notifier" | "subscriber" => match roles.iter().position(|r| r == value) {
+                    Some(i) => {
+                        if key == "notifier" {
+                            ctx.notifier = Some(i)
+                        } else {
+                            ctx.subscriber = Some(i)
+                        }
+                    }
+                    None => cx.err(*vspan, format!("unknown role `{value}`"), "name a role of the rule"),
+                },
+                "session" | "subscribed" => {
+                    match value.strip_prefix('$').and_then(first_captures) {
+                        Some(v) => {
+                            if key == "session" {
+                                ctx.session = Some(v)
+                            } else {
+                                ctx.subscribed = Some(v)
+                            }
+                        }
+                        None => cx.err(
+                            *vspan,
+                            format!("`{value}` is not captured by step 1"),
+                            "the context gives a value step 1 captures (and must agree with): capture it there",
+                        ),
+                    }
+                }
+                _ => cx.err(
+                    *kspan,
+                    format!("unknown context binding `{key}`"),
+                    "expected notifier=ROLE, subscriber=ROLE, session=$VAR or subscribed=$VAR",
+                ),
+            }
+        }
+        Some(ctx)
+    });
     Some(Rule {
         id,
         title: syn.title.unwrap_or_default(),
@@ -593,6 +654,7 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
         proxies,
         vars,
         session_var,
+        context,
         timeout,
         steps,
         repeat,

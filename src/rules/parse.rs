@@ -32,10 +32,20 @@ pub struct SyntaxFile {
     pub roles: Option<(Vec<(String, Span)>, Span)>,
     /// `proxy ROLE...`: roles that stand for a chain of proxies.
     pub proxies: Vec<(String, Span)>,
+    /// `context KIND key=value...`.
+    pub context: Option<SyntaxContext>,
     pub steps: Vec<SyntaxStep>,
     pub repeats: Vec<SyntaxRepeat>,
     /// Errors found past the first [`MAX_DIAGNOSTICS`], counted, not kept.
     pub unreported: usize,
+}
+
+/// A `context` line: its kind and `key=value` bindings.
+#[derive(Debug)]
+pub struct SyntaxContext {
+    pub kind: (String, Span),
+    pub bindings: Vec<((String, Span), (String, Span))>,
+    pub span: Span,
 }
 
 /// A `repeat dialog-of $var (roles) ... end` block, by step positions.
@@ -580,6 +590,28 @@ fn parse_top_line<'a>(
                 ));
             }
             out.roles = Some((roles, start));
+            line.finish()
+        }
+        "context" => {
+            let (_, span) = line.want(tag("context"), "`context`")?;
+            let kind = line.want(name, "a context kind: `conference-session`")?;
+            let mut bindings = Vec::new();
+            while let Some((key, kspan)) = line.try_take(name) {
+                line.want(tag("="), "`=` (`notifier=server-a`, `session=$session`)")?;
+                let (value, vspan) = match line.try_take(var) {
+                    Some((v, sp)) => (format!("${v}"), sp),
+                    None => {
+                        let (r, sp) = line.want(name, "a role or a `$variable`")?;
+                        (r.to_string(), sp)
+                    }
+                };
+                bindings.push(((key.to_string(), kspan), (value, vspan)));
+            }
+            out.context = Some(SyntaxContext {
+                kind: (kind.0.to_string(), kind.1),
+                bindings,
+                span,
+            });
             line.finish()
         }
         "proxy" => {

@@ -44,6 +44,18 @@ pub struct FocusDialog {
     /// they tell which participating server the dialog serves, whatever
     /// proxies lie between.
     pub nodes: Vec<IpAddr>,
+    /// Its INVITE was answered 2xx (the dialog exists).
+    pub established: bool,
+}
+
+/// A focus dialog answered 2xx: the moment a PoC session is set up with a
+/// participating server (flows.md, "When flow 3 is due").
+#[derive(Debug, Clone)]
+pub struct Established {
+    /// The focus URI (the session).
+    pub focus_uri: Box<str>,
+    /// The nodes the dialog's setup touched.
+    pub nodes: Vec<IpAddr>,
 }
 
 /// The most nodes kept per dialog (a chain longer than this is unusual;
@@ -52,6 +64,8 @@ pub const MAX_NODES: usize = 8;
 
 #[derive(Debug, Default)]
 struct Focus {
+    /// The focus URI as first written.
+    uri: Box<str>,
     dialogs: Vec<FocusDialog>,
     delivered_to: Vec<IpAddr>,
 }
@@ -100,7 +114,31 @@ fn is(method: &str, name: &str) -> bool {
 }
 
 impl FocusRegistry {
-    pub(super) fn observe(&mut self, msg: &Msg<'_>) {
+    /// Observe one message; returns the focus dialog it establishes, if
+    /// it is the first 2xx to a focus dialog's INVITE.
+    pub(super) fn observe(&mut self, msg: &Msg<'_>) -> Option<Established> {
+        self.observe_dialogs(msg);
+        let ok = msg.status.is_some_and(|s| (200..300).contains(&s));
+        if !ok || !is(msg.cseq_method, "INVITE") {
+            return None;
+        }
+        let key = *self.dialog_focus.get(&msg.call_key)?;
+        let focus = self.by_uri.get_mut(&key)?;
+        let d = focus
+            .dialogs
+            .iter_mut()
+            .find(|d| d.call_id == msg.call_key)?;
+        if d.established {
+            return None;
+        }
+        d.established = true;
+        Some(Established {
+            focus_uri: focus.uri.clone(),
+            nodes: d.nodes.clone(),
+        })
+    }
+
+    fn observe_dialogs(&mut self, msg: &Msg<'_>) {
         let call = msg.call_key;
         match (msg.method, msg.status) {
             (Some(m), _) if is(m, "INVITE") => {
@@ -192,6 +230,9 @@ impl FocusRegistry {
     ) -> u64 {
         let key = canonical_hash(focus_uri);
         let focus = self.by_uri.entry(key).or_default();
+        if focus.uri.is_empty() {
+            focus.uri = focus_uri.into();
+        }
         match focus.dialogs.iter_mut().find(|d| d.call_id == call) {
             Some(d) => {
                 if !participant.is_empty() && *d.participant != *participant {
@@ -203,6 +244,7 @@ impl FocusRegistry {
                     call_id: call,
                     participant: participant.into(),
                     nodes: Vec::new(),
+                    established: false,
                 });
                 self.created.push_back((time, call));
             }

@@ -18,6 +18,7 @@
 
 mod coverage;
 mod focus;
+mod subscriptions;
 pub mod uri;
 
 use std::borrow::Cow;
@@ -30,6 +31,8 @@ pub use crate::sip::{HeaderValue, Message, NameAddr, Uri};
 use coverage::Coverage;
 pub use focus::FocusDialog;
 use focus::FocusRegistry;
+pub use subscriptions::Due;
+use subscriptions::Subscriptions;
 
 /// One SIP message as the later stages see it: where and when, the
 /// correlation fields every flow needs, and the message view itself for
@@ -99,8 +102,11 @@ pub const COVERAGE_HORIZON_NS: i128 = 600_000_000_000;
 #[derive(Debug, Default)]
 pub struct Tracker {
     focus: FocusRegistry,
+    subscriptions: Subscriptions,
     coverage: Coverage,
     now: Timestamp,
+    /// The notifications the latest message made due.
+    due: Vec<Due>,
 }
 
 impl Tracker {
@@ -140,7 +146,11 @@ impl Tracker {
             cseq_method: cseq.method,
             sip,
         };
-        self.focus.observe(&msg);
+        self.due.clear();
+        if let Some(e) = self.focus.observe(&msg) {
+            self.subscriptions.due(&msg, &e, &mut self.due);
+        }
+        self.subscriptions.observe(&msg);
         Some(msg)
     }
 
@@ -148,6 +158,13 @@ impl Tracker {
     pub fn expire(&mut self) {
         self.coverage.expire(self.now);
         self.focus.expire(self.now);
+        self.subscriptions.expire(self.now);
+    }
+
+    /// The flow-3 notifications the latest message made due (flows.md,
+    /// "When flow 3 is due").
+    pub fn due(&self) -> &[Due] {
+        &self.due
     }
 
     /// The latest capture time seen.
