@@ -401,3 +401,32 @@ fn command_line_shows_warnings_without_failing() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("warning: unknown header 'evnt'"), "{err}");
 }
+
+/// A step the matcher could find only by its kind of message (no relation,
+/// no `match PATH == $VAR`, a sender no earlier step binds) is offered to
+/// every open instance: lint says it will be slow, and why.
+#[test]
+fn steps_found_only_by_their_kind_warn_that_they_are_slow() {
+    let w = one_warning(&format!(
+        "{HEAD}1 a -> b INVITE\n2 c -> b BYE match method == \"BYE\"\n"
+    ));
+    assert!(
+        w.contains("step 2 can be found only by its kind of message"),
+        "{w}"
+    );
+    assert!(w.contains("t.flow:4:1"), "{w}");
+    // Tied by a captured value, or sent by a role an earlier step bound:
+    // the matcher finds it through its index; no warning.
+    assert!(
+        warnings(&format!(
+            "{HEAD}1 a -> b INVITE\n    capture $t = request-uri\n2 c -> b BYE match request-uri == $t\n"
+        ))
+        .is_empty()
+    );
+    assert!(
+        warnings(&format!(
+            "{HEAD}1 a -> b INVITE\n2 b -> c BYE match method == \"BYE\"\n"
+        ))
+        .is_empty()
+    );
+}

@@ -584,6 +584,36 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
             );
         }
     }
+    // Steps the matcher can find only by their kind of message: every such
+    // message is offered to every open instance waiting for one.
+    for (idx, step) in steps.iter().enumerate().skip(1) {
+        if step.relation.is_some() || step.optional {
+            continue;
+        }
+        let keyed = step.matches.iter().any(|c| {
+            matches!(
+                c.kind,
+                CondKind::Compare {
+                    op: Op::Eq(Operand::Var(_)),
+                    ..
+                } | CondKind::DialogOf { .. }
+            )
+        });
+        let sender_known = steps[..idx]
+            .iter()
+            .any(|s| s.from == step.from || s.to == step.from);
+        if !keyed && !sender_known {
+            let label = step.number.map_or("opt".to_string(), |n| n.to_string());
+            cx.warn(
+                step.span,
+                format!(
+                    "step {label} can be found only by its kind of message: no relation, no `match PATH == $VAR`, and its sender `{}` is bound by no earlier step; every such message will be offered to every open instance, which grows slow with many at once",
+                    roles[step.from]
+                ),
+                "tie it with `same-transaction N`, `response-to N`, `in-dialog N`, or `match PATH == $VAR` on a value an earlier step captured",
+            );
+        }
+    }
     let context = syn.context.as_ref().and_then(|c| {
         if c.kind.0 != "conference-session" {
             cx.err(
