@@ -146,8 +146,24 @@ impl M {
     }
 }
 
-/// Feed (from, to, message) hops as consecutive frames, 10 ms apart.
+/// Feed (from, to, message) hops as consecutive frames, 10 ms apart, then
+/// an unrelated OPTIONS from client B a minute later: the capture goes on
+/// past every step's time limit, so what never came is `missing`.
 fn run(rules: &RuleSet, hops: &[(u8, u8, &M)]) -> Vec<InstanceReport> {
+    let tail = request(
+        "OPTIONS",
+        "sip:ping@10.0.0.91",
+        "tail",
+        1,
+        &["t"],
+        "t",
+        None,
+    );
+    run_until(rules, hops, Some(&tail))
+}
+
+/// As [`run`]; with `tail` `None` the capture ends right after the hops.
+fn run_until(rules: &RuleSet, hops: &[(u8, u8, &M)], tail: Option<&M>) -> Vec<InstanceReport> {
     let mut trace = Tracker::new();
     let mut checker = Checker::new(&rules.rules);
     let mut out = Vec::new();
@@ -160,6 +176,24 @@ fn run(rules: &RuleSet, hops: &[(u8, u8, &M)]) -> Vec<InstanceReport> {
         };
         let frame = i as u64 + 1;
         if let Some(m) = trace.observe(frame, time, node(*from), node(*to), Transport::Udp, &msg) {
+            checker.on_message(&m, &trace, &mut |r| out.push(r));
+        }
+    }
+    if let Some(t) = tail {
+        let bytes = t.bytes();
+        let msg = sipflow::sip::parse(&bytes).unwrap();
+        let time = Timestamp {
+            secs: 1_700_000_060 + hops.len() as i64 / 100,
+            nanos: 0,
+        };
+        if let Some(m) = trace.observe(
+            hops.len() as u64 + 1,
+            time,
+            node(CLIENT_B),
+            node(91),
+            Transport::Udp,
+            &msg,
+        ) {
             checker.on_message(&m, &trace, &mut |r| out.push(r));
         }
     }
@@ -257,6 +291,10 @@ fn hops1(f: &Flow1) -> Vec<(u8, u8, &M)> {
 }
 
 fn statuses(r: &InstanceReport) -> Vec<(u32, Status)> {
+    let r = &InstanceReport {
+        steps: r.steps.iter().filter(|s| !s.optional).cloned().collect(),
+        ..r.clone()
+    };
     r.steps
         .iter()
         .filter(|s| s.status != Status::Ok)
@@ -282,13 +320,42 @@ fn flow1_complete_passes_with_202_and_retransmission() {
     assert_eq!(r.verdict, Verdict::Pass, "{r:#?}");
     assert_eq!(r.session.as_deref(), Some(SESSION));
     assert_eq!(r.trigger_frame, 1);
-    assert_eq!(r.steps.len(), 12);
+    let required: Vec<_> = r.steps.iter().filter(|s| !s.optional).collect();
     assert_eq!(
-        r.steps.iter().map(|s| s.number).collect::<Vec<_>>(),
+        required.iter().map(|s| s.number).collect::<Vec<_>>(),
         (1..=12).collect::<Vec<_>>()
     );
     // The 202 Accepted (frame 3) is not a step; step 3 is the BYE at frame 4.
-    assert_eq!(r.steps[2].frame, Some(4));
+    assert_eq!(required[2].frame, Some(4));
+    // It is listed as the optional message it is, after step 2.
+    let opt: Vec<_> = r.steps.iter().filter(|s| s.optional).collect();
+    assert_eq!(opt.len(), 1, "{opt:#?}");
+    assert_eq!((opt[0].number, opt[0].frame), (2, Some(3)));
+}
+
+#[test]
+fn steps_cut_off_by_the_end_of_the_capture_are_unobserved() {
+    let rules = RuleSet::builtin();
+    let f = flow1("a");
+    let mut hops = hops1(&f);
+    hops.truncate(10); // the capture stops right after step 9
+    let r = run_until(&rules, &hops, None);
+    let r = only(&r);
+    assert_eq!(r.verdict, Verdict::Partial, "{r:#?}");
+    assert_eq!(
+        statuses(r),
+        vec![
+            (10, Status::Unobserved),
+            (11, Status::Unobserved),
+            (12, Status::Unobserved)
+        ]
+    );
+    let step10 = r.steps.iter().find(|s| s.number == 10 && !s.optional);
+    let detail = step10.and_then(|s| s.detail.as_deref()).unwrap();
+    assert!(
+        detail.starts_with("the capture ends 0.0 s after frame 10"),
+        "{detail}"
+    );
 }
 
 #[test]
@@ -584,4 +651,98 @@ fn flow1_refer_with_the_setup_known_is_flow1() {
     let r = only(&reports);
     assert_eq!(r.rule, "poc-preest-release-self");
     assert!(r.notes.is_empty(), "{r:#?}");
+}
+
+/// Two Call-IDs crafted to share the 64-bit fingerprint the index uses
+/// (the fingerprint mixes the first and last 8 bytes of a 16-byte text
+/// with a commutative multiply, so swapping them, each XORed with the
+/// difference of its two seeds, collides). They must never link messages:
+/// relations are decided by bytes.
+#[test]
+fn colliding_call_ids_never_link_unrelated_messages() {
+    const D: u64 = 0x243f_6a88_85a3_08d3 ^ 0x1319_8a2e_0370_7344;
+    let d = D.to_le_bytes();
+    let bad = |b: u8| b <= b' ' || b == 0x7f || b == b';' || b == b',';
+    let pick = |i: usize, skip: usize| -> u8 {
+        (b'a'..=b'z')
+            .chain(b'0'..=b'9')
+            .filter(|&c| !bad(c ^ d[i]))
+            .nth(skip)
+            .expect("a letter whose XOR is a plain byte")
+    };
+    let x: Vec<u8> = (0..8).map(|i| pick(i, 0)).collect();
+    let y: Vec<u8> = (0..8).map(|i| pick(i, 1)).collect();
+    let a: Vec<u8> = x.iter().chain(&y).copied().collect();
+    let b: Vec<u8> = y
+        .iter()
+        .zip(&d)
+        .map(|(c, k)| c ^ k)
+        .chain(x.iter().zip(&d).map(|(c, k)| c ^ k))
+        .collect();
+    assert_ne!(a, b);
+    assert_eq!(
+        sipflow::sip::call_id_key(&a),
+        sipflow::sip::call_id_key(&b),
+        "the crafted pair no longer collides: craft it for the fingerprint in use"
+    );
+
+    // Flow 1 with the REFER's Call-ID `a`; the NOTIFY of step 9 (in the
+    // REFER's dialog) carries `b`, or `a` in the control run.
+    let rules = RuleSet::builtin();
+    let f = flow1("a");
+    let hops = hops1(&f);
+    let run_with = |notify_call: &[u8]| -> InstanceReport {
+        let mut trace = Tracker::new();
+        let mut checker = Checker::new(&rules.rules);
+        let mut out = Vec::new();
+        let mut frames: Vec<(u8, u8, Vec<u8>)> = Vec::new();
+        for (i, (from, to, m)) in hops.iter().enumerate() {
+            let mut bytes = m.bytes();
+            let call: &[u8] = if (9..=12).contains(&i) {
+                notify_call
+            } else {
+                &a
+            };
+            let old = b"refer-a";
+            if let Some(at) = bytes.windows(old.len()).position(|w| w == old) {
+                bytes.splice(at..at + old.len(), call.iter().copied());
+            }
+            frames.push((*from, *to, bytes));
+        }
+        for (i, (from, to, bytes)) in frames.iter().enumerate() {
+            let msg = sipflow::sip::parse(bytes).unwrap();
+            let time = Timestamp {
+                secs: 1_700_000_000,
+                nanos: i as u32 * 10_000_000,
+            };
+            if let Some(m) = trace.observe(
+                i as u64 + 1,
+                time,
+                node(*from),
+                node(*to),
+                Transport::Udp,
+                &msg,
+            ) {
+                checker.on_message(&m, &trace, &mut |r| out.push(r));
+            }
+        }
+        checker.finish(&trace, &mut |r| out.push(r));
+        out.into_iter()
+            .find(|r| r.trigger_frame == 1)
+            .expect("the REFER's instance")
+    };
+    let same = run_with(&a);
+    assert_eq!(same.verdict, Verdict::Pass, "{same:#?}");
+    let crafted = run_with(&b);
+    let step9 = crafted
+        .steps
+        .iter()
+        .find(|s| s.number == 9 && !s.optional)
+        .unwrap();
+    assert_ne!(
+        step9.status,
+        Status::Ok,
+        "a NOTIFY with a colliding Call-ID was taken as step 9: {crafted:#?}"
+    );
+    assert_ne!(step9.frame, Some(10));
 }
