@@ -164,14 +164,26 @@ fn run(rules: &RuleSet, hops: &[(u8, u8, &M)]) -> Vec<InstanceReport> {
 
 /// As [`run`]; with `tail` `None` the capture ends right after the hops.
 fn run_until(rules: &RuleSet, hops: &[(u8, u8, &M)], tail: Option<&M>) -> Vec<InstanceReport> {
+    run_delayed(rules, hops, tail, None)
+}
+
+/// As [`run_until`], with the hops from index `delay.0` on sent `delay.1`
+/// seconds later.
+fn run_delayed(
+    rules: &RuleSet,
+    hops: &[(u8, u8, &M)],
+    tail: Option<&M>,
+    delay: Option<(usize, i64)>,
+) -> Vec<InstanceReport> {
     let mut trace = Tracker::new();
     let mut checker = Checker::new(&rules.rules);
     let mut out = Vec::new();
     for (i, (from, to, m)) in hops.iter().enumerate() {
         let bytes = m.bytes();
         let msg = sipflow::sip::parse(&bytes).unwrap_or_else(|e| panic!("hop {i}: {e:?}"));
+        let late = delay.filter(|(from, _)| i >= *from).map_or(0, |(_, s)| s);
         let time = Timestamp {
-            secs: 1_700_000_000 + (i as i64 / 100),
+            secs: 1_700_000_000 + (i as i64 / 100) + late,
             nanos: (i as u32 % 100) * 10_000_000,
         };
         let frame = i as u64 + 1;
@@ -183,7 +195,7 @@ fn run_until(rules: &RuleSet, hops: &[(u8, u8, &M)], tail: Option<&M>) -> Vec<In
         let bytes = t.bytes();
         let msg = sipflow::sip::parse(&bytes).unwrap();
         let time = Timestamp {
-            secs: 1_700_000_060 + hops.len() as i64 / 100,
+            secs: 1_700_000_060 + hops.len() as i64 / 100 + delay.map_or(0, |d| d.1),
             nanos: 0,
         };
         if let Some(m) = trace.observe(
@@ -745,4 +757,38 @@ fn colliding_call_ids_never_link_unrelated_messages() {
         "a NOTIFY with a colliding Call-ID was taken as step 9: {crafted:#?}"
     );
     assert_ne!(step9.frame, Some(10));
+}
+
+/// A message that comes after its step's time limit ran out is reported
+/// with its frame and how late it was, not as "not seen".
+#[test]
+fn a_late_message_is_reported_with_its_frame_and_how_late() {
+    let rules = RuleSet::builtin();
+    let f = flow1("a");
+    let hops = hops1(&f);
+    let tail = request(
+        "OPTIONS",
+        "sip:ping@10.0.0.91",
+        "tail",
+        1,
+        &["t"],
+        "t",
+        None,
+    );
+    // The NOTIFY (step 9, index 9) and what follows come 34 s late.
+    let r = run_delayed(&rules, &hops, Some(&tail), Some((9, 34)));
+    let r = only(&r);
+    assert_eq!(r.verdict, Verdict::Fail, "{r:#?}");
+    let s9 = r
+        .steps
+        .iter()
+        .find(|s| s.number == 9 && !s.optional)
+        .unwrap();
+    assert_eq!(s9.status, Status::Missing);
+    assert_eq!(s9.frame, Some(10));
+    let d = s9.detail.as_deref().unwrap();
+    assert!(
+        d.starts_with("seen late, at frame 10: 2.0 s after its time limit (32 s) ran out"),
+        "{d}"
+    );
 }

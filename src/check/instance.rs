@@ -76,6 +76,10 @@ pub(super) struct Instance {
     pub via_excess: usize,
     /// Opened by the rule's context, before its first step.
     pub from_context: bool,
+    /// The deadline that ran out (capture time, ns): the instance waits
+    /// one more time limit, so that a late message is reported as late,
+    /// with its frame, rather than not seen.
+    pub overdue_at: Option<i128>,
     /// The Call-ID of step 1's message, once seen (a context instance
     /// reports it as its trigger).
     pub first_call_id: Option<String>,
@@ -200,6 +204,7 @@ impl Instance {
             keys: Vec::new(),
             evidence: 0,
             from_context: false,
+            overdue_at: None,
             first_call_id: None,
             via_excess: if depth == 0 {
                 msg.sip.vias().count().saturating_sub(1)
@@ -296,6 +301,7 @@ impl Instance {
             evidence: 0,
             via_excess: 0,
             from_context: true,
+            overdue_at: None,
             first_call_id: None,
         })
     }
@@ -752,6 +758,7 @@ impl Instance {
         });
         let mut seen = Seen::of(msg, wrong, names_dialog);
         seen.arrived = arrived;
+        seen.late = self.overdue_at.map(|d| msg.time.as_nanos() - d);
         Some(Accept {
             seen,
             bind: bound,

@@ -468,7 +468,9 @@ impl<'r> Checker<'r> {
             self.settle(id, trace, Why::Done, out);
             return;
         }
-        inst.deadline_ns = inst.deadline(rule);
+        if inst.overdue_at.is_none() {
+            inst.deadline_ns = inst.deadline(rule);
+        }
         if inst.armed_at.is_none_or(|at| inst.deadline_ns < at) {
             inst.armed_at = Some(inst.deadline_ns);
             self.timers.push(Reverse((inst.deadline_ns, id)));
@@ -533,6 +535,16 @@ impl<'r> Checker<'r> {
             if inst.deadline_ns >= now {
                 // Progress moved the deadline on since this entry was set.
                 inst.armed_at = Some(inst.deadline_ns);
+                self.timers.push(Reverse((inst.deadline_ns, id)));
+            } else if inst.overdue_at.is_none() {
+                // The time limit ran out: wait one more limit, so that a
+                // message that comes late is reported with its frame.
+                let rule = &self.rules[inst.rule];
+                let grace = inst.deadline_ns - inst.last_time.as_nanos();
+                inst.overdue_at = Some(inst.deadline_ns);
+                inst.deadline_ns += grace.max(0);
+                inst.armed_at = Some(inst.deadline_ns);
+                let _ = rule;
                 self.timers.push(Reverse((inst.deadline_ns, id)));
             } else {
                 self.settle(id, trace, Why::Done, out);

@@ -54,6 +54,8 @@ pub(super) struct Seen {
     pub request_uri: Option<Box<str>>,
     /// Why the message, though it is this step, has the wrong content.
     pub wrong: Option<String>,
+    /// Seen after the instance's time limit ran out: by how much (ns).
+    pub late: Option<i128>,
 }
 
 impl Seen {
@@ -78,6 +80,7 @@ impl Seen {
                 None
             },
             wrong,
+            late: None,
         }
     }
 

@@ -132,7 +132,19 @@ impl Instance {
                         .filter_map(|f| f.seen.map(|fs| (f.idx, fs)))
                         .filter(|(_, fs)| fs.hop.frame > s.hop.frame)
                         .max_by_key(|(idx, _)| rule.steps[*idx].number);
-                    if let Some(w) = &s.wrong {
+                    if let Some(late) = s.late {
+                        (
+                            Status::Missing,
+                            Some(s.hop.frame),
+                            Some(s.hop.time),
+                            Some(format!(
+                                "seen late, at frame {}: {:.1} s after its time limit ({} s) ran out",
+                                s.hop.frame,
+                                late.max(0) as f64 / 1e9,
+                                step.timeout.as_secs()
+                            )),
+                        )
+                    } else if let Some(w) = &s.wrong {
                         (
                             Status::Wrong,
                             Some(s.hop.frame),
@@ -192,7 +204,7 @@ impl Instance {
                         }
                     };
                     match why {
-                        Why::End(end) if end.as_nanos() <= deadline => (
+                        Why::End(end) if end.as_nanos() <= deadline && self.overdue_at.is_none() => (
                             Status::Unobserved,
                             None,
                             None,
