@@ -448,7 +448,8 @@ impl<'s, 'r> SipStage<'s, 'r> {
         };
         let mut settled = Vec::new();
         checker.finish(&self.trace, &mut |r| settled.push(r));
-        let problems = checker.problems();
+        let mut problems = checker.problems();
+        problems.extend(self.trace.problems());
         for r in settled {
             self.emit(r);
         }

@@ -47,7 +47,14 @@ pub(super) struct Coverage {
     /// bursts), so they skip the lookup in `links`, which on a large
     /// trace misses the processor's caches.
     recent: Vec<(u64, i64)>,
+    /// Links dropped by the count bound before their horizon.
+    pub(super) evicted: u64,
 }
+
+/// The most links kept at once: a flood of distinct addresses cannot grow
+/// the table past it; the oldest link is dropped first (counted), and a
+/// dropped link only makes a step on it read `unobserved`.
+pub const MAX_LINKS: usize = 400_000;
 
 /// Slots of [`Coverage::recent`] (16 KiB).
 const RECENT_SLOTS: usize = 1024;
@@ -62,6 +69,7 @@ impl Default for Coverage {
             degree: FxHashMap::default(),
             order: VecDeque::new(),
             recent: vec![NO_LINK; RECENT_SLOTS],
+            evicted: 0,
         }
     }
 }
@@ -78,11 +86,44 @@ impl Coverage {
         match self.links.get_mut(&pair) {
             Some(last) => *last = (*last).max(time.secs),
             None => {
+                if self.links.len() >= MAX_LINKS {
+                    self.drop_oldest();
+                }
                 self.links.insert(pair, time.secs);
                 self.order.push_back((time.secs, pair, ka, kb));
                 *self.degree.entry(ka).or_default() += 1;
                 if ka != kb {
                     *self.degree.entry(kb).or_default() += 1;
+                }
+            }
+        }
+    }
+
+    /// Drop the link first noted longest ago (constant time amortized).
+    fn drop_oldest(&mut self) {
+        while let Some((_, pair, ka, kb)) = self.order.pop_front() {
+            if self.links.contains_key(&pair) {
+                self.forget(pair, ka, kb);
+                self.evicted += 1;
+                return;
+            }
+        }
+    }
+
+    fn forget(&mut self, pair: u64, ka: u64, kb: u64) {
+        self.links.remove(&pair);
+        // A link noted again must be found absent.
+        if let Some(slot) = self.recent.get_mut(pair as usize % RECENT_SLOTS)
+            && slot.0 == pair
+        {
+            *slot = NO_LINK;
+        }
+        let nodes = if ka == kb { 1 } else { 2 };
+        for k in [ka, kb].into_iter().take(nodes) {
+            if let Some(d) = self.degree.get_mut(&k) {
+                *d -= 1;
+                if *d == 0 {
+                    self.degree.remove(&k);
                 }
             }
         }
@@ -99,24 +140,8 @@ impl Coverage {
                 Some(&last) if now.secs - last <= horizon => {
                     self.order.push_back((last, pair, ka, kb));
                 }
-                _ => {
-                    self.links.remove(&pair);
-                    // A link noted again must be found absent.
-                    if let Some(slot) = self.recent.get_mut(pair as usize % RECENT_SLOTS)
-                        && slot.0 == pair
-                    {
-                        *slot = NO_LINK;
-                    }
-                    let nodes = if ka == kb { 1 } else { 2 };
-                    for k in [ka, kb].into_iter().take(nodes) {
-                        if let Some(d) = self.degree.get_mut(&k) {
-                            *d -= 1;
-                            if *d == 0 {
-                                self.degree.remove(&k);
-                            }
-                        }
-                    }
-                }
+                Some(_) => self.forget(pair, ka, kb),
+                None => {}
             }
         }
     }

@@ -58,6 +58,11 @@ pub struct Established {
     pub nodes: Vec<IpAddr>,
 }
 
+/// The most INVITEs awaiting a final response, and the most focus dialogs,
+/// kept at once: beyond either, the oldest is dropped first (counted). A
+/// flood of INVITEs never answered cannot grow memory past it.
+pub const MAX_PENDING: usize = 200_000;
+
 /// The most nodes kept per dialog (a chain longer than this is unusual;
 /// the first ones are kept).
 pub const MAX_NODES: usize = 8;
@@ -83,6 +88,9 @@ pub(super) struct FocusRegistry {
     ended: VecDeque<(Timestamp, u64)>,
     /// Dialogs in order of creation, for the [`DIALOG_HORIZON_NS`] bound.
     created: VecDeque<(Timestamp, u64)>,
+    /// Dropped by the count bound: INVITEs awaiting an answer, dialogs.
+    pub(super) evicted_invites: u64,
+    pub(super) evicted_dialogs: u64,
 }
 
 fn contact_of<'a>(msg: &Msg<'a>) -> Option<(&'a str, bool)> {
@@ -162,6 +170,15 @@ impl FocusRegistry {
                     // response; a later hop changes nothing.
                     e.insert((contact.into(), msg.time, msg.src.ip()));
                     self.invite_order.push_back((msg.time, call));
+                    while self.invites.len() > MAX_PENDING {
+                        let Some((t, old)) = self.invite_order.pop_front() else {
+                            break;
+                        };
+                        if self.invites.get(&old).is_some_and(|(_, at, _)| *at == t) {
+                            self.invites.remove(&old);
+                            self.evicted_invites += 1;
+                        }
+                    }
                 }
             }
             (Some(m), _) if is(m, "BYE") && self.dialog_focus.contains_key(&call) => {
@@ -240,6 +257,16 @@ impl FocusRegistry {
                 }
             }
             None => {
+                if self.dialog_focus.len() >= MAX_PENDING
+                    && let Some((_, old)) = self.created.pop_front()
+                {
+                    self.evicted_dialogs += 1;
+                    let focus_key = self.dialog_focus.remove(&old);
+                    if let Some(f) = focus_key.and_then(|k| self.by_uri.get_mut(&k)) {
+                        f.dialogs.retain(|d| d.call_id != old);
+                    }
+                }
+                let focus = self.by_uri.entry(key).or_default();
                 focus.dialogs.push(FocusDialog {
                     call_id: call,
                     participant: participant.into(),

@@ -107,6 +107,9 @@ pub struct Tracker {
     now: Timestamp,
     /// The notifications the latest message made due.
     due: Vec<Due>,
+    /// Evictions by the count bounds so far, and the frame of the first.
+    evictions: u64,
+    first_eviction: Option<u64>,
 }
 
 impl Tracker {
@@ -151,6 +154,11 @@ impl Tracker {
             self.subscriptions.due(&msg, &e, &mut self.due);
         }
         self.subscriptions.observe(&msg);
+        let evictions = self.eviction_count();
+        if evictions != self.evictions {
+            self.evictions = evictions;
+            self.first_eviction.get_or_insert(frame);
+        }
         Some(msg)
     }
 
@@ -159,6 +167,57 @@ impl Tracker {
         self.coverage.expire(self.now);
         self.focus.expire(self.now);
         self.subscriptions.expire(self.now);
+    }
+
+    fn eviction_count(&self) -> u64 {
+        self.coverage.evicted
+            + self.focus.evicted_invites
+            + self.focus.evicted_dialogs
+            + self.subscriptions.evicted
+    }
+
+    /// What the count bounds dropped (one problem per structure, with a
+    /// count), for the end of the file. Never silent.
+    pub fn problems(&self) -> Vec<crate::problem::Problem> {
+        use crate::problem::{Problem, ProblemKind};
+        let frame = self.first_eviction.unwrap_or(0);
+        let mut v = Vec::new();
+        let mut say = |n: u64, what: &str, bound: usize, effect: &str| {
+            if n > 0 {
+                v.push(Problem::at_frame(
+                    ProblemKind::Overload,
+                    frame,
+                    format!(
+                        "{n} {what} dropped to bound memory (at most {bound} at once; the first drop near frame {frame}): {effect}"
+                    ),
+                ));
+            }
+        };
+        say(
+            self.focus.evicted_invites,
+            "INVITEs awaiting a final response were",
+            focus::MAX_PENDING,
+            "a conference dialog they would have set up is not known",
+        );
+        say(
+            self.focus.evicted_dialogs,
+            "conference (focus) dialogs were",
+            focus::MAX_PENDING,
+            "steps in them may read as if the capture lacked the session's setup",
+        );
+        say(
+            self.subscriptions.evicted,
+            "conference subscriptions were",
+            subscriptions::MAX_SUBSCRIPTIONS,
+            "a notification they would make due is not expected",
+        );
+        say(
+            self.coverage.evicted,
+            "links between nodes were",
+            coverage::MAX_LINKS,
+            "a step on such a link reads unobserved rather than missing",
+        );
+        v
     }
 
     /// The flow-3 notifications the latest message made due (flows.md,
