@@ -142,6 +142,8 @@ pub struct InstanceReport {
     /// Things the user should know about how the instance was read
     /// (participants inferred, an ambiguous trigger, ...).
     pub notes: Vec<String>,
+    /// For a rule with alternatives: the branch(es) the traffic took.
+    pub branch: Option<String>,
     /// Each bound role and the node(s) it was bound to (`10.0.0.2:5060`;
     /// a proxy role lists every node of its chain).
     pub roles: Vec<(String, String)>,
@@ -212,7 +214,9 @@ struct Group {
 
 /// The matcher for one capture file.
 pub struct Checker<'r> {
-    rules: &'r [Rule],
+    /// The rules, each rule's variants (`either` branches) after it.
+    rules: Vec<Rule>,
+    _given: std::marker::PhantomData<&'r [Rule]>,
     instances: HashMap<u64, Instance>,
     next_id: u64,
     index: Index,
@@ -242,13 +246,21 @@ pub struct Checker<'r> {
 }
 
 impl<'r> Checker<'r> {
-    pub fn new(rules: &'r [Rule]) -> Self {
+    pub fn new(given: &'r [Rule]) -> Self {
+        let rules: Vec<Rule> = given
+            .iter()
+            .flat_map(|r| std::iter::once(r).chain(&r.variants))
+            .map(|r| Rule {
+                variants: Vec::new(),
+                ..r.clone()
+            })
+            .collect();
         let mut paths = index::ValuePaths::default();
-        for r in rules {
+        for r in &rules {
             index::register(r, &mut paths);
         }
         Checker {
-            rules,
+            _given: std::marker::PhantomData,
             instances: HashMap::default(),
             next_id: 0,
             index: Index::default(),
@@ -273,6 +285,7 @@ impl<'r> Checker<'r> {
                 })
                 .collect(),
             entries: rules.iter().map(entry_steps).collect(),
+            rules,
             evicted: 0,
             evicted_example: None,
             now: Timestamp::default(),
@@ -512,7 +525,7 @@ impl<'r> Checker<'r> {
         group.settled.push(settled);
         if group.open == 0
             && let Some(group) = self.groups.remove(&gid)
-            && let Some(report) = settle::choose(group.settled, self.rules)
+            && let Some(report) = settle::choose(group.settled, &self.rules)
         {
             out(report);
         }

@@ -294,6 +294,7 @@ impl Instance {
                 title: rule.title.clone(),
                 trigger_frame,
                 trigger_call_id,
+                branch: rule.branch.clone(),
                 session: rule.session_var.and_then(|v| self.vars[v].clone()),
                 verdict,
                 steps,
@@ -360,6 +361,14 @@ pub(super) fn choose(mut settled: Vec<Settled>, rules: &[Rule]) -> Option<Instan
     if let Some(second) = it.next()
         && second.score == best.score
     {
+        if rules[second.rule].id == rules[best.rule].id {
+            best.report.notes.push(format!(
+                "the traffic fits branch `{}` equally well; reported as `{}`",
+                rules[second.rule].branch.as_deref().unwrap_or("?"),
+                rules[best.rule].branch.as_deref().unwrap_or("?")
+            ));
+            return Some(best.report);
+        }
         best.report.notes.push(format!(
             "the trigger fits rule {} equally well; reported as {} (the capture cannot tell them apart)",
             rules[second.rule].id, rules[best.rule].id

@@ -159,6 +159,10 @@ impl<W: Write> Sink for JsonSink<W> {
         push_str(l, &r.trigger_call_id);
         l.push_str("},\"session\":");
         push_opt_str(l, r.session.as_deref());
+        if let Some(b) = &r.branch {
+            l.push_str(",\"branch\":");
+            push_str(l, b);
+        }
         l.push_str(",\"steps\":[");
         let mut first = true;
         for s in r.steps.iter().filter(|s| !s.optional) {

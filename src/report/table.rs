@@ -217,7 +217,11 @@ impl<W: Write, E: Write> CheckTable<W, E> {
                 Verdict::Partial => Color::Yellow,
             };
             t.add_row(vec![
-                Cell::new(&r.rule).add_attribute(Attribute::Bold),
+                Cell::new(match &r.branch {
+                    Some(b) => format!("{}\nbranch: {b}", r.rule),
+                    None => r.rule.clone(),
+                })
+                .add_attribute(Attribute::Bold),
                 Cell::new(format!("frame {}", r.trigger_frame)),
                 Cell::new(r.session.as_deref().unwrap_or("-")),
                 Cell::new(r.verdict.as_str())

@@ -56,6 +56,13 @@ pub struct Rule {
     pub repeat: Option<Repeat>,
     /// The context that makes the flow due before its first step (`context`).
     pub context: Option<Context>,
+    /// For a rule with `either ... or ... end` blocks: the branches this
+    /// variant takes (`"caller hangs up / challenged"`).
+    pub branch: Option<String>,
+    /// The rule's other variants (one per combination of branches), each
+    /// a complete rule; the matcher runs them as alternatives of one
+    /// another and reports the one the traffic took.
+    pub variants: Vec<Rule>,
 }
 
 /// A fact derived from earlier messages that opens an instance before its

@@ -95,11 +95,16 @@ pub fn compile(file: &str, text: &str) -> (Option<Rule>, Vec<Diagnostic>) {
             "no specification flow is that long: split it into one rule per flow",
         );
         None
-    } else {
+    } else if syntax.alternatives.is_empty() {
         resolve(&mut cx, syntax, file, text)
+    } else {
+        resolve_alternatives(&mut cx, syntax, file, text)
     };
     let mut diags = std::mem::take(&mut cx.errors);
     diags.sort_by_key(|d| (d.span.line, d.span.col));
+    // Each branch is compiled as its own variant: a mistake outside the
+    // branches is met once per variant.
+    diags.dedup_by(|a, b| a.span == b.span && a.message == b.message);
     let (errors, warnings) = (cx.unreported_errors, cx.unreported_warnings);
     if errors + warnings > 0
         && let Some(last) = diags.last().cloned()
@@ -120,6 +125,92 @@ pub fn compile(file: &str, text: &str) -> (Option<Rule>, Vec<Diagnostic>) {
         });
     }
     (rule, diags)
+}
+
+/// The most variants a rule's `either` blocks may make (the product of
+/// their branch counts): each is matched as an alternative of the others.
+pub const MAX_VARIANTS: usize = 16;
+
+/// A rule with `either ... or ... end` blocks: one variant per choice of a
+/// branch in each block, each compiled as a rule of its own, the first
+/// returned with the others in [`Rule::variants`].
+fn resolve_alternatives(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<Rule> {
+    if let Some(r) = syn.repeats.first() {
+        cx.err(
+            r.span,
+            "a rule with `either` blocks cannot have a `repeat` block yet",
+            "write the per-participant steps in a rule of their own",
+        );
+        return None;
+    }
+    let count = syn
+        .alternatives
+        .iter()
+        .try_fold(1usize, |n, a| n.checked_mul(a.branches.len().max(1)))
+        .unwrap_or(usize::MAX);
+    if count > MAX_VARIANTS {
+        cx.err(
+            syn.alternatives[0].span,
+            format!("these `either` blocks make {count} variants of the flow; at most {MAX_VARIANTS} are matched"),
+            "merge blocks, or split the flow into rules",
+        );
+        return None;
+    }
+    for b in syn.alternatives.iter().flat_map(|a| &a.branches) {
+        if b.start == b.end {
+            cx.err(
+                b.span,
+                format!("branch `{}` holds no step", b.label),
+                "put the branch's steps between this line and the next `or` or `end`",
+            );
+        }
+    }
+    let in_branch = |idx: usize| {
+        syn.alternatives.iter().enumerate().find_map(|(a, alt)| {
+            alt.branches
+                .iter()
+                .position(|b| idx >= b.start && idx < b.end)
+                .map(|b| (a, b))
+        })
+    };
+    let mut variants = Vec::new();
+    for v in 0..count {
+        // The branch of each block this variant takes.
+        let mut rest = v;
+        let choice: Vec<usize> = syn
+            .alternatives
+            .iter()
+            .map(|a| {
+                let n = a.branches.len().max(1);
+                let c = rest % n;
+                rest /= n;
+                c
+            })
+            .collect();
+        let mut variant = syn.clone();
+        variant.steps = syn
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| in_branch(*i).is_none_or(|(a, b)| choice[a] == b))
+            .map(|(_, s)| s.clone())
+            .collect();
+        variant.alternatives.clear();
+        let label = syn
+            .alternatives
+            .iter()
+            .zip(&choice)
+            .filter_map(|(a, &c)| a.branches.get(c).map(|b| b.label.clone()))
+            .collect::<Vec<_>>()
+            .join(" / ");
+        let mut rule = resolve(cx, variant, file, text)?;
+        rule.branch = Some(label);
+        variants.push(rule);
+    }
+    let mut it = variants.into_iter();
+    let mut first = it.next()?;
+    first.variants = it.collect();
+    Some(first)
 }
 
 fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<Rule> {
@@ -685,6 +776,8 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
         vars,
         session_var,
         context,
+        branch: None,
+        variants: Vec::new(),
         timeout,
         steps,
         repeat,

@@ -23,7 +23,7 @@ use super::diag::{Diagnostic, Severity};
 use super::{MAX_ACCESSORS, MAX_DIAGNOSTICS, MAX_LINE_CHARS};
 
 /// One parsed rule file, names still unresolved.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct SyntaxFile {
     pub flow: Option<(String, Span)>,
     pub title: Option<String>,
@@ -38,10 +38,39 @@ pub struct SyntaxFile {
     pub repeats: Vec<SyntaxRepeat>,
     /// Errors found past the first [`MAX_DIAGNOSTICS`], counted, not kept.
     pub unreported: usize,
+    /// `either ... or ... end` blocks of alternative steps.
+    pub alternatives: Vec<SyntaxAlt>,
+    /// The blocks open at the current line, innermost last.
+    open: Vec<Block>,
+}
+
+/// A block a line can open: `repeat` or `either`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Block {
+    Repeat,
+    Either,
+}
+
+/// An `either ... or ... end` block: alternative branches of steps, by
+/// step positions.
+#[derive(Debug, Clone)]
+pub struct SyntaxAlt {
+    pub span: Span,
+    pub branches: Vec<SyntaxBranch>,
+}
+
+/// One branch of an `either` block.
+#[derive(Debug, Clone)]
+pub struct SyntaxBranch {
+    pub label: String,
+    pub span: Span,
+    /// Index in `SyntaxFile::steps` of its first step, and one past its last.
+    pub start: usize,
+    pub end: usize,
 }
 
 /// A `context` line: its kind and `key=value` bindings.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SyntaxContext {
     pub kind: (String, Span),
     pub bindings: Vec<((String, Span), (String, Span))>,
@@ -49,7 +78,7 @@ pub struct SyntaxContext {
 }
 
 /// A `repeat dialog-of $var (roles) ... end` block, by step positions.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SyntaxRepeat {
     pub var: (String, Span),
     pub roles: Vec<(String, Span)>,
@@ -60,7 +89,7 @@ pub struct SyntaxRepeat {
 }
 
 /// A step line with its continuation lines.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SyntaxStep {
     pub number: Option<(u32, Span)>,
     pub optional: bool,
@@ -83,7 +112,7 @@ pub enum SyntaxMessage {
 }
 
 /// One clause of a step.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Clause {
     Relation {
         kind: RelationKind,
@@ -108,7 +137,7 @@ pub enum RelationKind {
 }
 
 /// A condition as written.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SyntaxCond {
     pub kind: SyntaxCondKind,
     pub text: String,
@@ -116,7 +145,7 @@ pub struct SyntaxCond {
 }
 
 /// The forms of a written condition.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum SyntaxCondKind {
     Compare {
         path: SyntaxPath,
@@ -135,7 +164,7 @@ pub enum SyntaxCondKind {
 }
 
 /// An operator and its operand as written.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum SyntaxOp {
     Eq(SyntaxValue),
     Ne(SyntaxValue),
@@ -146,7 +175,7 @@ pub enum SyntaxOp {
 }
 
 /// A literal or a variable.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum SyntaxValue {
     Literal(String),
     Var(String, Span),
@@ -498,6 +527,24 @@ pub fn parse_file(file: &str, text: &str) -> (SyntaxFile, Vec<Diagnostic>) {
             report(&mut errors, &mut out, d);
         }
     }
+    if out.open.contains(&Block::Either)
+        && let Some(alt) = out.alternatives.last()
+    {
+        let line_text = text
+            .lines()
+            .nth(alt.span.line.saturating_sub(1))
+            .unwrap_or("")
+            .trim_end_matches('\r')
+            .to_string();
+        errors.push(Diagnostic {
+            severity: Severity::Error,
+            file: file.to_string(),
+            span: alt.span,
+            line_text,
+            message: "this `either` block is never closed".into(),
+            help: "add a line `end` after its last branch".into(),
+        });
+    }
     if let Some(open) = out.repeats.iter().find(|r| r.end.is_none()) {
         let line_text = text
             .lines()
@@ -647,6 +694,14 @@ fn parse_top_line<'a>(
                     "close the previous block with `end` first",
                 ));
             }
+            if out.open.contains(&Block::Either) {
+                return Err(line.error(
+                    start,
+                    "a `repeat` block inside alternatives is not supported",
+                    "close the `either` block with `end` first",
+                ));
+            }
+            out.open.push(Block::Repeat);
             out.repeats.push(SyntaxRepeat {
                 var: (v.to_string(), vspan),
                 roles,
@@ -656,12 +711,81 @@ fn parse_top_line<'a>(
             });
             line.finish()
         }
+        "either" | "or" => {
+            let (w, span) = line.want(name, "`either` or `or`")?;
+            let label = line.try_take(quoted).map(|(q, _)| q);
+            let at = out.steps.len();
+            if w == "either" {
+                if out.open.contains(&Block::Repeat) {
+                    return Err(line.error(
+                        span,
+                        "alternatives inside a `repeat` block are not supported",
+                        "write the alternatives outside the block",
+                    ));
+                }
+                if out.open.contains(&Block::Either) {
+                    return Err(line.error(
+                        span,
+                        "`either` blocks cannot be nested",
+                        "close the open block with `end` first, or list every combination as its own branch",
+                    ));
+                }
+                out.open.push(Block::Either);
+                out.alternatives.push(SyntaxAlt {
+                    span,
+                    branches: vec![SyntaxBranch {
+                        label: label.unwrap_or_else(|| "branch 1".into()),
+                        span,
+                        start: at,
+                        end: at,
+                    }],
+                });
+            } else {
+                let open = out.open.last() == Some(&Block::Either);
+                let Some(alt) = out.alternatives.last_mut().filter(|_| open) else {
+                    return Err(line.error(
+                        span,
+                        "`or` without `either`",
+                        "start the alternatives with `either`",
+                    ));
+                };
+                if let Some(b) = alt.branches.last_mut() {
+                    b.end = at;
+                }
+                let n = alt.branches.len() + 1;
+                alt.branches.push(SyntaxBranch {
+                    label: label.unwrap_or_else(|| format!("branch {n}")),
+                    span,
+                    start: at,
+                    end: at,
+                });
+            }
+            line.finish()
+        }
         "end" => {
             let (_, span) = line.want(tag("end"), "`end`")?;
-            match out.repeats.iter_mut().find(|r| r.end.is_none()) {
-                Some(r) => r.end = Some(out.steps.len()),
-                None => {
-                    return Err(line.error(span, "`end` without `repeat`", "remove this line"));
+            match out.open.pop() {
+                Some(Block::Either) => {
+                    let at = out.steps.len();
+                    if let Some(b) = out
+                        .alternatives
+                        .last_mut()
+                        .and_then(|a| a.branches.last_mut())
+                    {
+                        b.end = at;
+                    }
+                }
+                Some(Block::Repeat) | None => {
+                    match out.repeats.iter_mut().find(|r| r.end.is_none()) {
+                        Some(r) => r.end = Some(out.steps.len()),
+                        None => {
+                            return Err(line.error(
+                                span,
+                                "`end` without `repeat` or `either`",
+                                "remove this line",
+                            ));
+                        }
+                    }
                 }
             }
             line.finish()
