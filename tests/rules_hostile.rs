@@ -351,6 +351,31 @@ fn every_size_limit_is_an_error_naming_it() {
     )
     .unwrap();
 
+    // Time limits: a day at most; digits past u64 are no panic.
+    compile_text(
+        "t.flow",
+        "flow t\ntimeout 1440m\n1 a -> b BYE within 86400s\n",
+    )
+    .unwrap();
+    for d in [
+        "1441m",
+        "86401s",
+        "99999999999999999999999s",
+        "18446744073709551615m",
+    ] {
+        let e = errors(&format!("flow t\ntimeout {d}\n1 a -> b BYE\n"));
+        assert!(
+            e.contains("a time limit is at most 1440 minutes"),
+            "{d}: {e}"
+        );
+        assert!(e.contains("t.flow:2:9"), "{e}");
+        let e = errors(&format!("flow t\n1 a -> b BYE within {d}\n"));
+        assert!(
+            e.contains("a time limit is at most 1440 minutes"),
+            "{d}: {e}"
+        );
+    }
+
     // A regular expression too large once compiled.
     let d = errors("flow t\n1 a -> b BYE match body ~ \"(?:\\\\w{50}){50}\"\n");
     assert!(
@@ -490,6 +515,13 @@ fn reference_states_the_limits() {
         (
             "compiled size of a regular expression",
             format!("{} KiB", sipflow::rules::MAX_REGEX_BYTES / 1024),
+        ),
+        (
+            "a `timeout` or `within`",
+            format!(
+                "{} minutes (24 hours)",
+                sipflow::rules::MAX_DURATION.as_secs() / 60
+            ),
         ),
     ];
     for (label, value) in rows {

@@ -47,6 +47,11 @@ pub const MAX_CAPTURES_PER_STEP: usize = 16;
 pub const MAX_VARIABLES: usize = 64;
 /// Accessors after a path's base (`refer-to.uri.param(method)` has two).
 pub const MAX_ACCESSORS: usize = 8;
+/// A `timeout` or `within`: an instance waiting longer for its next step
+/// is kept (with its messages) that long, so a limit of years would keep
+/// every unfinished instance to the end of the capture. A day covers a
+/// BYE after the longest call.
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 /// Compiled size of one regular expression (the `regex` crate's size
 /// limit, in bytes; its default is 10 MiB, which a few hundred conditions
 /// would multiply).

@@ -20,7 +20,7 @@ use nom::{IResult, Parser};
 
 use super::ast::Span;
 use super::diag::{Diagnostic, Severity};
-use super::{MAX_ACCESSORS, MAX_DIAGNOSTICS, MAX_LINE_CHARS};
+use super::{MAX_ACCESSORS, MAX_DIAGNOSTICS, MAX_DURATION, MAX_LINE_CHARS};
 
 /// One parsed rule file, names still unresolved.
 #[derive(Debug, Default)]
@@ -342,6 +342,22 @@ impl<'a> Line<'a> {
         }
     }
 
+    /// A duration, at most [`MAX_DURATION`].
+    fn want_duration(&mut self) -> Result<std::time::Duration, Diagnostic> {
+        let (d, span) = self.want(duration, "a duration such as `32s` or `500ms`")?;
+        if d > MAX_DURATION {
+            return Err(self.error(
+                span,
+                format!(
+                    "a time limit is at most {} minutes",
+                    MAX_DURATION.as_secs() / 60
+                ),
+                "an instance waits this long for its next step",
+            ));
+        }
+        Ok(d)
+    }
+
     /// Try a token parser after skipping blanks; no diagnostic on failure.
     fn try_take<O>(&mut self, mut p: impl FnMut(&'a str) -> PResult<'a, O>) -> Option<(O, Span)> {
         let saved = self.rest;
@@ -556,7 +572,7 @@ fn parse_top_line<'a>(
         }
         "timeout" => {
             line.want(tag("timeout"), "`timeout`")?;
-            let (d, _) = line.want(duration, "a duration such as `32s` or `500ms`")?;
+            let d = line.want_duration()?;
             out.timeout = Some(d);
             line.finish()
         }
@@ -777,7 +793,7 @@ fn parse_clauses<'a>(
             }
             "within" => {
                 line.want(tag("within"), "`within`")?;
-                let (d, _) = line.want(duration, "a duration such as `32s` or `500ms`")?;
+                let d = line.want_duration()?;
                 clauses.push(Clause::Within(d));
             }
             other => {
