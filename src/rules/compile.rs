@@ -214,6 +214,14 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
                 "the first step is the trigger: give it a number",
             );
         }
+        let (SyntaxMessage::Request(method) | SyntaxMessage::Response { method, .. }) = &s.message;
+        if let Some(near) = super::headers::misspelt_method(method) {
+            cx.warn(
+                s.message_span,
+                format!("unknown method '{method}': did you mean '{near}'?"),
+                format!("not a registered SIP method; write `{near}`"),
+            );
+        }
         let message = match &s.message {
             SyntaxMessage::Request(m) => MessagePattern::Request { method: m.clone() },
             SyntaxMessage::Response { status, method } => {
