@@ -532,3 +532,20 @@ fn reference_states_the_limits() {
         "At most {MAX_DIAGNOSTICS} diagnostics are shown for a file"
     )));
 }
+
+/// A file of a megabyte of `repeat` / `end` pairs: two errors about the
+/// blocks (finding the open block is a look at the last one, not a scan of
+/// every block before it).
+#[test]
+fn many_repeat_blocks_give_two_errors() {
+    let mut t = String::from("flow t\n1 a -> b BYE capture $s = request-uri\n");
+    while t.len() < MAX_FILE_BYTES - 100 {
+        t.push_str("repeat dialog-of $s\nend\n");
+    }
+    let d = compile_bytes("t.flow", t.as_bytes()).unwrap_err();
+    assert_eq!(d.0.len(), 2, "{d}");
+    let s = d.to_string();
+    assert!(s.contains("this `repeat` block holds no step"), "{s}");
+    assert!(s.contains("a rule has at most one `repeat` block"), "{s}");
+    assert!(s.contains("t.flow:5:1"), "{s}");
+}

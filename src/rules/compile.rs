@@ -176,6 +176,7 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
     let timeout = syn.timeout.unwrap_or(DEFAULT_TIMEOUT);
     let mut vars: Vec<String> = Vec::new();
     let mut var_bound_at: HashMap<String, u32> = HashMap::new();
+    let mut too_many_vars = false;
     let mut numbers: HashMap<u32, StepIdx> = HashMap::new();
     let mut steps: Vec<Step> = Vec::new();
     let mut last_number: Option<u32> = None;
@@ -404,12 +405,17 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
                         );
                         continue;
                     }
-                    if vars.len() == MAX_VARIABLES {
-                        cx.err(
-                            var.1,
-                            format!("a rule has at most {MAX_VARIABLES} variables"),
-                            "capture only the values later steps compare",
-                        );
+                    if vars.len() >= MAX_VARIABLES {
+                        // Once; later captures are dropped.
+                        if !too_many_vars {
+                            cx.err(
+                                var.1,
+                                format!("a rule has at most {MAX_VARIABLES} variables"),
+                                "capture only the values later steps compare",
+                            );
+                            too_many_vars = true;
+                        }
+                        continue;
                     }
                     vars.push(var.0.clone());
                     var_bound_at.insert(var.0.clone(), s.number.map(|n| n.0).unwrap_or(0));

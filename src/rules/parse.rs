@@ -498,7 +498,7 @@ pub fn parse_file(file: &str, text: &str) -> (SyntaxFile, Vec<Diagnostic>) {
             report(&mut errors, &mut out, d);
         }
     }
-    if let Some(open) = out.repeats.iter().find(|r| r.end.is_none()) {
+    if let Some(open) = out.repeats.last().filter(|r| r.end.is_none()) {
         let line_text = text
             .lines()
             .nth(open.span.line.saturating_sub(1))
@@ -603,7 +603,9 @@ fn parse_top_line<'a>(
                 }
                 line.want(tag(")"), "`)` closing the per-participant roles")?;
             }
-            if out.repeats.iter().any(|r| r.end.is_none()) {
+            // Blocks do not nest, so only the last one can be open (a look
+            // at the last, not a scan: a file of many blocks stays linear).
+            if out.repeats.last().is_some_and(|r| r.end.is_none()) {
                 return Err(line.error(
                     start,
                     "`repeat` blocks cannot be nested",
@@ -621,7 +623,7 @@ fn parse_top_line<'a>(
         }
         "end" => {
             let (_, span) = line.want(tag("end"), "`end`")?;
-            match out.repeats.iter_mut().find(|r| r.end.is_none()) {
+            match out.repeats.last_mut().filter(|r| r.end.is_none()) {
                 Some(r) => r.end = Some(out.steps.len()),
                 None => {
                     return Err(line.error(span, "`end` without `repeat`", "remove this line"));
