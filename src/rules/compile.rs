@@ -8,7 +8,12 @@
 //! request it answers; variables used before a step captures them, or
 //! captured twice; unknown path words and accessors; invalid regular
 //! expressions; a `session` variable no step captures; repeat blocks that
-//! are empty or name unknown roles.
+//! are empty or name unknown roles; the size limits of `super` (steps,
+//! roles, conditions and captures on a step, variables, compiled regex
+//! size), a rule past the step limit being refused before anything is built
+//! from its steps. Warnings (the rule still loads): header names and
+//! methods that look misspelt (`headers`), steps that can never match or
+//! never be `ok` (`never`).
 
 use std::collections::HashMap;
 use std::time::Duration;

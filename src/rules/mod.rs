@@ -4,7 +4,11 @@
 //! ladder tables of `shared/spec/flows.md`. Rules are parsed once (with
 //! spans, so mistakes are reported like a compiler's: file:line:column, the
 //! line, a caret, what was expected), checked, and compiled into [`Rule`]s
-//! the matcher runs without re-reading text. The rules in the repository's
+//! the matcher runs without re-reading text. Mistakes that leave a usable
+//! rule (a misspelt header name, a step that can never match) are
+//! warnings: shown alike, but the rule loads. Rule files are untrusted
+//! input: every size is bounded (the `MAX_*` limits below) and no text,
+//! however encoded, makes the parser panic. The rules in the repository's
 //! `rules/` folder are embedded in the binary as the built-in set.
 //! `docs/rules.md` is the language reference.
 
