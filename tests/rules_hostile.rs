@@ -121,6 +121,15 @@ fn lookalike_characters_are_named() {
     assert!(d.contains("type `\"`"), "{d}");
     let d = errors("flow t\n1 a \u{2013}> b BYE\n");
     assert!(d.contains("U+2013"), "{d}");
+    // Other non-ASCII characters where a name or keyword belongs.
+    let d = errors("flow t\n1 clíent -> b BYE\n");
+    assert!(d.contains("found `íent`"), "{d}");
+    assert!(
+        d.contains("`í` (U+00ED): names, keywords and operators are ASCII"),
+        "{d}"
+    );
+    let d = errors("flow t\n1 😀 -> b BYE\n");
+    assert!(d.contains("(U+1F600): names, keywords"), "{d}");
     let d = errors("flow t\n1\u{a0}a -> b BYE\n");
     assert!(d.contains("U+00A0"), "{d}");
     assert!(d.contains("a plain space"), "{d}");

@@ -90,6 +90,7 @@ pub fn compile_text(file: &str, text: &str) -> Result<Rule, Diagnostics> {
 /// A rule that compiled, with the warnings it drew.
 #[derive(Debug, Clone)]
 pub struct Compiled {
+    /// The rule, ready for the matcher.
     pub rule: Rule,
     /// Warnings only (a typo in a header name, a step that can never match).
     pub warnings: Diagnostics,

@@ -399,9 +399,10 @@ impl<'a> Line<'a> {
 }
 
 /// Characters pasted from documents that look like the language's own:
-/// the first one in `word`, named, with what to type instead.
+/// the first one in `word`, named, with what to type instead. Any other
+/// character outside ASCII where a token was expected is named too.
 fn lookalike(word: &str) -> Option<String> {
-    word.chars().find_map(|c| {
+    let pasted = word.chars().find_map(|c| {
         let instead = match c {
             '\u{2212}' | '\u{2010}'..='\u{2015}' => "`-`",
             '\u{2018}' | '\u{2019}' | '\u{201a}' | '\u{201b}' => "`'`",
@@ -415,6 +416,13 @@ fn lookalike(word: &str) -> Option<String> {
         };
         Some(format!(
             "`{c}` (U+{:04X}) looks like it was pasted from a document: type {instead}",
+            c as u32
+        ))
+    });
+    pasted.or_else(|| {
+        let c = word.chars().next().filter(|c| !c.is_ascii())?;
+        Some(format!(
+            "`{c}` (U+{:04X}): names, keywords and operators are ASCII; other characters belong in quoted strings and comments",
             c as u32
         ))
     })
