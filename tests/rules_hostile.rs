@@ -207,6 +207,19 @@ fn invalid_utf8_is_named_by_line_and_byte_offset() {
         "{d}"
     );
 
+    // UTF-16, as some editors save: named.
+    let utf16: Vec<u8> = [0xfeff_u16]
+        .into_iter()
+        .chain("flow t\n".encode_utf16())
+        .flat_map(|u| u.to_le_bytes())
+        .collect();
+    let d = compile_bytes("t.flow", &utf16).unwrap_err().to_string();
+    assert!(
+        d.contains("byte 0xFF at byte offset 0 (line 1, column 1)"),
+        "{d}"
+    );
+    assert!(d.contains("this file is UTF-16"), "{d}");
+
     let dir = tempfile::tempdir().unwrap();
     let f = write(
         &dir,

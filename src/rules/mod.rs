@@ -182,7 +182,11 @@ pub fn compile_bytes(file: &str, bytes: &[u8]) -> Result<Compiled, Diagnostics> 
                     "this file is not UTF-8: byte 0x{bad:02X} at byte offset {} (line {line}, column {col})",
                     e.valid_up_to()
                 ),
-                "save the rule file as UTF-8",
+                if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
+                    "this file is UTF-16 (it starts with its byte-order mark): save it as UTF-8"
+                } else {
+                    "save the rule file as UTF-8"
+                },
             ))
         }
     }
