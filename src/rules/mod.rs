@@ -336,10 +336,11 @@ fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
 
 /// Compile a single file for `sipflow rules lint`, with its warnings.
 pub fn lint(path: &Path) -> Result<Compiled, LoadError> {
-    let mut set = RuleSet::load(&[path.to_path_buf()])?;
+    let set = RuleSet::load(&[path.to_path_buf()])?;
     let rule = set
         .rules
-        .pop()
+        .into_iter()
+        .next()
         .ok_or_else(|| LoadError::Empty(path.to_path_buf()))?;
     Ok(Compiled {
         rule,
