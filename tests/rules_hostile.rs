@@ -121,6 +121,15 @@ fn lookalike_characters_are_named() {
     assert!(d.contains("type `\"`"), "{d}");
     let d = errors("flow t\n1 a \u{2013}> b BYE\n");
     assert!(d.contains("U+2013"), "{d}");
+    // Other non-ASCII characters where a name or keyword belongs.
+    let d = errors("flow t\n1 clíent -> b BYE\n");
+    assert!(d.contains("found `íent`"), "{d}");
+    assert!(
+        d.contains("`í` (U+00ED): names, keywords and operators are ASCII"),
+        "{d}"
+    );
+    let d = errors("flow t\n1 😀 -> b BYE\n");
+    assert!(d.contains("(U+1F600): names, keywords"), "{d}");
     let d = errors("flow t\n1\u{a0}a -> b BYE\n");
     assert!(d.contains("U+00A0"), "{d}");
     assert!(d.contains("a plain space"), "{d}");
@@ -197,6 +206,19 @@ fn invalid_utf8_is_named_by_line_and_byte_offset() {
         d.to_string().contains("byte offset 9 (line 2, column 2)"),
         "{d}"
     );
+
+    // UTF-16, as some editors save: named.
+    let utf16: Vec<u8> = [0xfeff_u16]
+        .into_iter()
+        .chain("flow t\n".encode_utf16())
+        .flat_map(|u| u.to_le_bytes())
+        .collect();
+    let d = compile_bytes("t.flow", &utf16).unwrap_err().to_string();
+    assert!(
+        d.contains("byte 0xFF at byte offset 0 (line 1, column 1)"),
+        "{d}"
+    );
+    assert!(d.contains("this file is UTF-16"), "{d}");
 
     let dir = tempfile::tempdir().unwrap();
     let f = write(
@@ -351,6 +373,31 @@ fn every_size_limit_is_an_error_naming_it() {
     )
     .unwrap();
 
+    // Time limits: a day at most; digits past u64 are no panic.
+    compile_text(
+        "t.flow",
+        "flow t\ntimeout 1440m\n1 a -> b BYE within 86400s\n",
+    )
+    .unwrap();
+    for d in [
+        "1441m",
+        "86401s",
+        "99999999999999999999999s",
+        "18446744073709551615m",
+    ] {
+        let e = errors(&format!("flow t\ntimeout {d}\n1 a -> b BYE\n"));
+        assert!(
+            e.contains("a time limit is at most 1440 minutes"),
+            "{d}: {e}"
+        );
+        assert!(e.contains("t.flow:2:9"), "{e}");
+        let e = errors(&format!("flow t\n1 a -> b BYE within {d}\n"));
+        assert!(
+            e.contains("a time limit is at most 1440 minutes"),
+            "{d}: {e}"
+        );
+    }
+
     // A regular expression too large once compiled.
     let d = errors("flow t\n1 a -> b BYE match body ~ \"(?:\\\\w{50}){50}\"\n");
     assert!(
@@ -491,6 +538,13 @@ fn reference_states_the_limits() {
             "compiled size of a regular expression",
             format!("{} KiB", sipflow::rules::MAX_REGEX_BYTES / 1024),
         ),
+        (
+            "a `timeout` or `within`",
+            format!(
+                "{} minutes (24 hours)",
+                sipflow::rules::MAX_DURATION.as_secs() / 60
+            ),
+        ),
     ];
     for (label, value) in rows {
         let row = format!("| {label} | {value} |");
@@ -499,4 +553,21 @@ fn reference_states_the_limits() {
     assert!(doc.contains(&format!(
         "At most {MAX_DIAGNOSTICS} diagnostics are shown for a file"
     )));
+}
+
+/// A file of a megabyte of `repeat` / `end` pairs: two errors about the
+/// blocks (finding the open block is a look at the last one, not a scan of
+/// every block before it).
+#[test]
+fn many_repeat_blocks_give_two_errors() {
+    let mut t = String::from("flow t\n1 a -> b BYE capture $s = request-uri\n");
+    while t.len() < MAX_FILE_BYTES - 100 {
+        t.push_str("repeat dialog-of $s\nend\n");
+    }
+    let d = compile_bytes("t.flow", t.as_bytes()).unwrap_err();
+    assert_eq!(d.0.len(), 2, "{d}");
+    let s = d.to_string();
+    assert!(s.contains("this `repeat` block holds no step"), "{s}");
+    assert!(s.contains("a rule has at most one `repeat` block"), "{s}");
+    assert!(s.contains("t.flow:5:1"), "{s}");
 }

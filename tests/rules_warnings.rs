@@ -430,3 +430,38 @@ fn steps_found_only_by_their_kind_warn_that_they_are_slow() {
         .is_empty()
     );
 }
+
+/// A method one edit from a registered one is a typo; other extension
+/// methods are allowed quietly. A path word is suggested like a header.
+#[test]
+fn misspelt_methods_and_path_words() {
+    let w = one_warning(&format!("{HEAD}1 a -> b NOTFY\n"));
+    assert!(
+        w.contains("warning: unknown method 'NOTFY': did you mean 'NOTIFY'?"),
+        "{w}"
+    );
+    assert!(w.contains("t.flow:3:10"), "{w}");
+    // In a response, beside the error its mismatch with step 1 is.
+    let d = compile_text(
+        "t.flow",
+        &format!("{HEAD}1 a -> b BYE\n2 b -> a 200 OK (BYY) response-to 1\n"),
+    )
+    .unwrap_err();
+    assert_eq!((d.errors(), d.warnings()), (1, 1), "{d}");
+    let d = d.to_string();
+    assert!(
+        d.contains("unknown method 'BYY': did you mean 'BYE'?"),
+        "{d}"
+    );
+    assert!(
+        d.contains("this response answers BYY but step 1 is BYE"),
+        "{d}"
+    );
+    assert!(warnings(&format!("{HEAD}1 a -> b MYEXTENSION\n")).is_empty());
+    assert!(warnings(&format!("{HEAD}1 a -> b PUBLISH\n")).is_empty());
+    let w = one_warning(&format!("{HEAD}1 a -> b BYE match request_uri present\n"));
+    assert!(
+        w.contains("unknown header 'request_uri': did you mean 'request-uri'?"),
+        "{w}"
+    );
+}

@@ -8,7 +8,12 @@
 //! request it answers; variables used before a step captures them, or
 //! captured twice; unknown path words and accessors; invalid regular
 //! expressions; a `session` variable no step captures; repeat blocks that
-//! are empty or name unknown roles.
+//! are empty or name unknown roles; the size limits of `super` (steps,
+//! roles, conditions and captures on a step, variables, compiled regex
+//! size), a rule past the step limit being refused before anything is built
+//! from its steps. Warnings (the rule still loads): header names and
+//! methods that look misspelt (`headers`), steps that can never match or
+//! never be `ok` (`never`).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -267,6 +272,7 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
     let timeout = syn.timeout.unwrap_or(DEFAULT_TIMEOUT);
     let mut vars: Vec<String> = Vec::new();
     let mut var_bound_at: HashMap<String, u32> = HashMap::new();
+    let mut too_many_vars = false;
     let mut numbers: HashMap<u32, StepIdx> = HashMap::new();
     let mut steps: Vec<Step> = Vec::new();
     let mut last_number: Option<u32> = None;
@@ -319,6 +325,14 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
                 s.span,
                 "the first step is optional",
                 "the first step is the trigger: give it a number",
+            );
+        }
+        let (SyntaxMessage::Request(method) | SyntaxMessage::Response { method, .. }) = &s.message;
+        if let Some(near) = super::headers::misspelt_method(method) {
+            cx.warn(
+                s.message_span,
+                format!("unknown method '{method}': did you mean '{near}'?"),
+                format!("not a registered SIP method; write `{near}`"),
             );
         }
         let message = match &s.message {
@@ -509,12 +523,17 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
                         );
                         continue;
                     }
-                    if vars.len() == MAX_VARIABLES {
-                        cx.err(
-                            var.1,
-                            format!("a rule has at most {MAX_VARIABLES} variables"),
-                            "capture only the values later steps compare",
-                        );
+                    if vars.len() >= MAX_VARIABLES {
+                        // Once; later captures are dropped.
+                        if !too_many_vars {
+                            cx.err(
+                                var.1,
+                                format!("a rule has at most {MAX_VARIABLES} variables"),
+                                "capture only the values later steps compare",
+                            );
+                            too_many_vars = true;
+                        }
+                        continue;
                     }
                     vars.push(var.0.clone());
                     var_bound_at.insert(var.0.clone(), s.number.map(|n| n.0).unwrap_or(0));

@@ -175,13 +175,57 @@ pub(crate) fn long_form(name: &str) -> Option<&'static str> {
         .map(|(long, _)| *long)
 }
 
-/// The registered long name nearest to `name` by edit distance, when near
-/// enough to be the one meant (one edit in ten letters, and one more).
+/// The path words that are not headers, suggested like header names
+/// (`request_uri` is one edit from `request-uri`).
+const PATH_WORDS: &[&str] = &[
+    "request-uri",
+    "method",
+    "status",
+    "reason",
+    "body",
+    "sipfrag.status",
+];
+
+/// The SIP methods of the IANA "Methods and Response Codes" registry.
+const METHODS: &[&str] = &[
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "INFO",
+    "INVITE",
+    "MESSAGE",
+    "NOTIFY",
+    "OPTIONS",
+    "PRACK",
+    "PUBLISH",
+    "REFER",
+    "REGISTER",
+    "SUBSCRIBE",
+    "UPDATE",
+];
+
+/// The registered long name (or path word) nearest to `name` by edit
+/// distance, when near enough to be the one meant.
 pub(crate) fn nearest(name: &str) -> Option<&'static str> {
+    let names = REGISTRY.iter().map(|(long, _)| *long);
+    closest(name, names.chain(PATH_WORDS.iter().copied()))
+}
+
+/// For a method no registry holds (an extension method is allowed), the
+/// registered one it is a typo of, if any (`NOTFY` → `NOTIFY`).
+pub(crate) fn misspelt_method(method: &str) -> Option<&'static str> {
+    if METHODS.contains(&method) {
+        return None;
+    }
+    closest(method, METHODS.iter().copied())
+}
+
+/// The candidate nearest to `name`, ignoring case, within one edit in ten
+/// letters and one more.
+fn closest(name: &str, candidates: impl Iterator<Item = &'static str>) -> Option<&'static str> {
     let lower = name.to_ascii_lowercase();
-    let (best, dist) = REGISTRY
-        .iter()
-        .map(|(long, _)| (*long, distance(&lower, &long.to_ascii_lowercase())))
+    let (best, dist) = candidates
+        .map(|c| (c, distance(&lower, &c.to_ascii_lowercase())))
         .min_by_key(|&(_, d)| d)?;
     let allowed = 1 + name.chars().count().max(best.len()) / 10;
     (dist <= allowed).then_some(best)
@@ -240,6 +284,10 @@ mod tests {
         assert_eq!(nearest("subscription_state"), Some("Subscription-State"));
         assert_eq!(nearest("zzzzzzzz"), None);
         assert_eq!(nearest("frobnication"), None);
+        assert_eq!(nearest("request_uri"), Some("request-uri"));
+        assert_eq!(misspelt_method("NOTFY"), Some("NOTIFY"));
+        assert_eq!(misspelt_method("NOTIFY"), None);
+        assert_eq!(misspelt_method("MYEXTENSION"), None);
         assert_eq!(distance("", "abc"), 3);
         assert_eq!(distance("ab", "ba"), 1);
     }

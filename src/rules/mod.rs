@@ -4,7 +4,11 @@
 //! ladder tables of `shared/spec/flows.md`. Rules are parsed once (with
 //! spans, so mistakes are reported like a compiler's: file:line:column, the
 //! line, a caret, what was expected), checked, and compiled into [`Rule`]s
-//! the matcher runs without re-reading text. The rules in the repository's
+//! the matcher runs without re-reading text. Mistakes that leave a usable
+//! rule (a misspelt header name, a step that can never match) are
+//! warnings: shown alike, but the rule loads. Rule files are untrusted
+//! input: every size is bounded (the `MAX_*` limits below) and no text,
+//! however encoded, makes the parser panic. The rules in the repository's
 //! `rules/` folder are embedded in the binary as the built-in set.
 //! `docs/rules.md` is the language reference.
 
@@ -47,6 +51,11 @@ pub const MAX_CAPTURES_PER_STEP: usize = 16;
 pub const MAX_VARIABLES: usize = 64;
 /// Accessors after a path's base (`refer-to.uri.param(method)` has two).
 pub const MAX_ACCESSORS: usize = 8;
+/// A `timeout` or `within`: an instance waiting longer for its next step
+/// is kept (with its messages) that long, so a limit of years would keep
+/// every unfinished instance to the end of the capture. A day covers a
+/// BYE after the longest call.
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 /// Compiled size of one regular expression (the `regex` crate's size
 /// limit, in bytes; its default is 10 MiB, which a few hundred conditions
 /// would multiply).
@@ -81,6 +90,7 @@ pub fn compile_text(file: &str, text: &str) -> Result<Rule, Diagnostics> {
 /// A rule that compiled, with the warnings it drew.
 #[derive(Debug, Clone)]
 pub struct Compiled {
+    /// The rule, ready for the matcher.
     pub rule: Rule,
     /// Warnings only (a typo in a header name, a step that can never match).
     pub warnings: Diagnostics,
@@ -172,7 +182,11 @@ pub fn compile_bytes(file: &str, bytes: &[u8]) -> Result<Compiled, Diagnostics> 
                     "this file is not UTF-8: byte 0x{bad:02X} at byte offset {} (line {line}, column {col})",
                     e.valid_up_to()
                 ),
-                "save the rule file as UTF-8",
+                if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
+                    "this file is UTF-16 (it starts with its byte-order mark): save it as UTF-8"
+                } else {
+                    "save the rule file as UTF-8"
+                },
             ))
         }
     }
@@ -322,10 +336,11 @@ fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
 
 /// Compile a single file for `sipflow rules lint`, with its warnings.
 pub fn lint(path: &Path) -> Result<Compiled, LoadError> {
-    let mut set = RuleSet::load(&[path.to_path_buf()])?;
+    let set = RuleSet::load(&[path.to_path_buf()])?;
     let rule = set
         .rules
-        .pop()
+        .into_iter()
+        .next()
         .ok_or_else(|| LoadError::Empty(path.to_path_buf()))?;
     Ok(Compiled {
         rule,

@@ -20,7 +20,7 @@ use nom::{IResult, Parser};
 
 use super::ast::Span;
 use super::diag::{Diagnostic, Severity};
-use super::{MAX_ACCESSORS, MAX_DIAGNOSTICS, MAX_LINE_CHARS};
+use super::{MAX_ACCESSORS, MAX_DIAGNOSTICS, MAX_DURATION, MAX_LINE_CHARS};
 
 /// One parsed rule file, names still unresolved.
 #[derive(Debug, Default, Clone)]
@@ -387,6 +387,22 @@ impl<'a> Line<'a> {
         }
     }
 
+    /// A duration, at most [`MAX_DURATION`].
+    fn want_duration(&mut self) -> Result<std::time::Duration, Diagnostic> {
+        let (d, span) = self.want(duration, "a duration such as `32s` or `500ms`")?;
+        if d > MAX_DURATION {
+            return Err(self.error(
+                span,
+                format!(
+                    "a time limit is at most {} minutes",
+                    MAX_DURATION.as_secs() / 60
+                ),
+                "an instance waits this long for its next step",
+            ));
+        }
+        Ok(d)
+    }
+
     /// Try a token parser after skipping blanks; no diagnostic on failure.
     fn try_take<O>(&mut self, mut p: impl FnMut(&'a str) -> PResult<'a, O>) -> Option<(O, Span)> {
         let saved = self.rest;
@@ -428,9 +444,10 @@ impl<'a> Line<'a> {
 }
 
 /// Characters pasted from documents that look like the language's own:
-/// the first one in `word`, named, with what to type instead.
+/// the first one in `word`, named, with what to type instead. Any other
+/// character outside ASCII where a token was expected is named too.
 fn lookalike(word: &str) -> Option<String> {
-    word.chars().find_map(|c| {
+    let pasted = word.chars().find_map(|c| {
         let instead = match c {
             '\u{2212}' | '\u{2010}'..='\u{2015}' => "`-`",
             '\u{2018}' | '\u{2019}' | '\u{201a}' | '\u{201b}' => "`'`",
@@ -444,6 +461,13 @@ fn lookalike(word: &str) -> Option<String> {
         };
         Some(format!(
             "`{c}` (U+{:04X}) looks like it was pasted from a document: type {instead}",
+            c as u32
+        ))
+    });
+    pasted.or_else(|| {
+        let c = word.chars().next().filter(|c| !c.is_ascii())?;
+        Some(format!(
+            "`{c}` (U+{:04X}): names, keywords and operators are ASCII; other characters belong in quoted strings and comments",
             c as u32
         ))
     })
@@ -545,7 +569,7 @@ pub fn parse_file(file: &str, text: &str) -> (SyntaxFile, Vec<Diagnostic>) {
             help: "add a line `end` after its last branch".into(),
         });
     }
-    if let Some(open) = out.repeats.iter().find(|r| r.end.is_none()) {
+    if let Some(open) = out.repeats.last().filter(|r| r.end.is_none()) {
         let line_text = text
             .lines()
             .nth(open.span.line.saturating_sub(1))
@@ -619,7 +643,7 @@ fn parse_top_line<'a>(
         }
         "timeout" => {
             line.want(tag("timeout"), "`timeout`")?;
-            let (d, _) = line.want(duration, "a duration such as `32s` or `500ms`")?;
+            let d = line.want_duration()?;
             out.timeout = Some(d);
             line.finish()
         }
@@ -687,7 +711,9 @@ fn parse_top_line<'a>(
                 }
                 line.want(tag(")"), "`)` closing the per-participant roles")?;
             }
-            if out.repeats.iter().any(|r| r.end.is_none()) {
+            // Blocks do not nest, so only the last one can be open (a look
+            // at the last, not a scan: a file of many blocks stays linear).
+            if out.repeats.last().is_some_and(|r| r.end.is_none()) {
                 return Err(line.error(
                     start,
                     "`repeat` blocks cannot be nested",
@@ -776,7 +802,7 @@ fn parse_top_line<'a>(
                     }
                 }
                 Some(Block::Repeat) | None => {
-                    match out.repeats.iter_mut().find(|r| r.end.is_none()) {
+                    match out.repeats.last_mut().filter(|r| r.end.is_none()) {
                         Some(r) => r.end = Some(out.steps.len()),
                         None => {
                             return Err(line.error(
@@ -965,7 +991,7 @@ fn parse_clauses<'a>(
             }
             "within" => {
                 line.want(tag("within"), "`within`")?;
-                let (d, _) = line.want(duration, "a duration such as `32s` or `500ms`")?;
+                let d = line.want_duration()?;
                 clauses.push(Clause::Within(d));
             }
             other => {
