@@ -266,7 +266,18 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
                     missing_expect = true;
                 }
             }
-            Ok(if outcome.unreadable {
+            // A role bound to a node no SIP message touched is a mistake in
+            // the command line, not a flow that passed.
+            let mut unmet = false;
+            for (i, (name, node)) in bound.iter().enumerate() {
+                if !outcome.roles_met.get(i).copied().unwrap_or(false) {
+                    eprintln!(
+                        "sipflow: --role {name}={node}: no SIP message of the input was sent or received by {node}; check the address (`sipflow messages` lists every SIP endpoint)"
+                    );
+                    unmet = true;
+                }
+            }
+            Ok(if outcome.unreadable || unmet {
                 ExitCode::from(2)
             } else if outcome.summary.fail > 0 || missing_expect {
                 ExitCode::from(1)

@@ -57,6 +57,9 @@ pub struct Outcome {
     pub unreadable: bool,
     /// Rule ids with at least one instance.
     pub rules_seen: Vec<String>,
+    /// Per node bound with `--role` (in the job's order): did any SIP
+    /// message of the input come from or go to it?
+    pub roles_met: Vec<bool>,
 }
 
 /// Open an input: a path, or `-` for standard input (streamed).
@@ -402,7 +405,19 @@ impl<'s, 'r> SipStage<'s, 'r> {
                 let r = self.sink.message(self.file, &line);
                 self.keep(r);
             }
-            Job::Check { .. } => {
+            Job::Check { roles, .. } => {
+                if !roles.is_empty() {
+                    let met = &mut self.outcome.roles_met;
+                    met.resize(roles.len(), false);
+                    for (i, (_, node)) in roles.iter().enumerate() {
+                        let is = |a: std::net::SocketAddr| {
+                            a.ip() == node.ip && node.port.is_none_or(|p| p == a.port())
+                        };
+                        if is(flow.src) || is(flow.dst) {
+                            met[i] = true;
+                        }
+                    }
+                }
                 let Some(checker) = self.checker.as_mut() else {
                     return;
                 };

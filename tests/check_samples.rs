@@ -289,8 +289,10 @@ fn role_binding_from_the_command_line() {
     let (out, _, code) = sipflow(&["check", "--format", "json", "--role", "core-b=127.0.1.2", f]);
     assert_eq!(code, 0);
     assert!(String::from_utf8_lossy(&out).contains("\"pass\":1"));
-    // Bound to a node that is not core-b, no instance of flow 1 can start.
-    let (out, _, _) = sipflow(&[
+    // Bound to a node that is not core-b, no instance of flow 1 can start;
+    // and a node no SIP message touched is a mistake on the command line,
+    // not a pass: exit 2, naming the role and the address.
+    let (out, err, code) = sipflow(&[
         "check",
         "--format",
         "json",
@@ -299,6 +301,39 @@ fn role_binding_from_the_command_line() {
         f,
     ]);
     assert!(!String::from_utf8_lossy(&out).contains("poc-preest-release-self"));
+    assert_eq!(code, 2);
+    assert!(
+        String::from_utf8_lossy(&err)
+            .contains("--role core-b=127.0.1.99: no SIP message of the input was sent or received by 127.0.1.99"),
+        "{}",
+        String::from_utf8_lossy(&err)
+    );
+    // Bound to a node of the capture that is not core-b: no instance, and
+    // no error (the node is there).
+    let (out, _, code) = sipflow(&["check", "--format", "json", "--role", "core-b=127.0.1.5", f]);
+    assert_eq!(code, 0);
+    assert!(!String::from_utf8_lossy(&out).contains("poc-preest-release-self"));
+    // One role bound twice, or two roles on one node: errors.
+    let (_, err, code) = sipflow(&[
+        "check",
+        "--role",
+        "part-b=127.0.1.3",
+        "--role",
+        "part-b=127.0.1.4",
+        f,
+    ]);
+    assert_eq!(code, 2);
+    assert!(String::from_utf8_lossy(&err).contains("role `part-b` is bound twice"));
+    let (_, err, code) = sipflow(&[
+        "check",
+        "--role",
+        "part-b=127.0.1.3",
+        "--role",
+        "ctrl-a=127.0.1.3",
+        f,
+    ]);
+    assert_eq!(code, 2);
+    assert!(String::from_utf8_lossy(&err).contains("are bound to one node"));
     let (_, err, code) = sipflow(&["check", "--role", "core-b", f]);
     assert_eq!(code, 2);
     assert!(String::from_utf8_lossy(&err).contains("expected ROLE=IP"));
