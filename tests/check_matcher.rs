@@ -792,3 +792,206 @@ fn a_late_message_is_reported_with_its_frame_and_how_late() {
         "{d}"
     );
 }
+
+/// Flow 1 through an IMS-like network: two proxies in client B's core
+/// (P-CSCF, S-CSCF) and two in core A (I-CSCF, S-CSCF), every hop a real
+/// proxy copy (own Via pushed; popped on the way back). `core-b` and
+/// `core-a` are chains: the spec's step numbers hold, the hops inside a
+/// chain are shown with the step, and the instance passes.
+#[test]
+fn flow1_through_two_proxies_in_each_core_passes() {
+    const P_B: u8 = 2; // client B's first proxy (core-b)
+    const S_B: u8 = 12; // core-b's second proxy
+    const I_A: u8 = 14; // core-a's first proxy
+    const S_A: u8 = 4; // core-a's second proxy
+    let rules = RuleSet::builtin();
+    let f = flow1("i");
+    let refer_sb = f.refer.via_pushed("pb");
+    let refer_pb = refer_sb.via_pushed("sb");
+    let bye_sb = f.bye.via_pushed("sb3");
+    let bye_ia = bye_sb.via_pushed("ia3");
+    let bye_sa = bye_ia.via_pushed("sa3");
+    let ok_ctrl = response(200, "OK", &bye_sa, "focus");
+    let ok_sa = ok_ctrl.via_popped();
+    let ok_ia = ok_sa.via_popped();
+    let ok_sb = ok_ia.via_popped();
+    let notify_sb = f.notify.via_pushed("sb9");
+    let notify_pb = notify_sb.via_pushed("pb9");
+    let ok_client = response(200, "OK", &notify_pb, "x");
+    let ok_pb = ok_client.via_popped();
+    let ok_sb2 = ok_pb.via_popped();
+    let hops = vec![
+        (CLIENT_B, P_B, &f.refer),   // 1
+        (P_B, S_B, &refer_sb),       // inside core-b
+        (S_B, PART_B, &refer_pb),    // 2
+        (PART_B, S_B, &f.bye),       // 3
+        (S_B, I_A, &bye_sb),         // 4
+        (I_A, S_A, &bye_ia),         // inside core-a
+        (S_A, CTRL_A, &bye_sa),      // 5
+        (CTRL_A, S_A, &ok_ctrl),     // 6
+        (S_A, I_A, &ok_sa),          // inside core-a
+        (I_A, S_B, &ok_ia),          // 7
+        (S_B, PART_B, &ok_sb),       // 8
+        (PART_B, S_B, &f.notify),    // 9
+        (S_B, P_B, &notify_sb),      // inside core-b
+        (P_B, CLIENT_B, &notify_pb), // 10
+        (CLIENT_B, P_B, &ok_client), // 11
+        (P_B, S_B, &ok_pb),          // inside core-b
+        (S_B, PART_B, &ok_sb2),      // 12
+    ];
+    let r = run(&rules, &hops);
+    let r = only(&r);
+    assert_eq!(r.rule, "poc-preest-release-self");
+    assert_eq!(r.verdict, Verdict::Pass, "{r:#?}");
+    let frames: Vec<(u32, Option<u64>)> = r
+        .steps
+        .iter()
+        .filter(|s| !s.optional)
+        .map(|s| (s.number, s.frame))
+        .collect();
+    let want: Vec<(u32, Option<u64>)> = [1, 3, 4, 5, 7, 8, 10, 11, 12, 14, 15, 17]
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (i as u32 + 1, Some(*f)))
+        .collect();
+    assert_eq!(frames, want);
+    // Step 2 names the hop into part-b; the hop inside core-b is shown
+    // with it, in order.
+    let s2 = &r.steps.iter().find(|s| s.number == 2).unwrap().hops;
+    assert_eq!(
+        s2.iter().map(|h| h.frame).collect::<Vec<_>>(),
+        vec![2, 3],
+        "{s2:#?}"
+    );
+    let roles: std::collections::HashMap<_, _> = r.roles.iter().cloned().collect();
+    assert_eq!(roles["core-b"], "10.0.0.2:5060 10.0.0.12:5060");
+    assert_eq!(roles["core-a"], "10.0.0.14:5060 10.0.0.4:5060");
+}
+
+/// Flow 2 where the other participating servers sit elsewhere than the
+/// spec's figure: one reached by ctrl-a directly, one behind core A alone.
+/// Toward part-b the spec's hops hold (steps 6-11); toward each other
+/// server, step 6 is ctrl-a's BYE reaching it through whatever proxies
+/// there are (none, or core A) and step 11 its 200 OK back, each with its
+/// participant. Every message is in the capture: the instance passes.
+#[test]
+fn flow2_with_other_participants_direct_and_behind_core_a_passes() {
+    const PART_X: u8 = 21; // reached by ctrl-a directly
+    const PART_Y: u8 = 22; // behind core-a alone
+    let rules = RuleSet::builtin();
+    let refer = request("REFER", SESSION, "r2", 1, &["b1"], "cb", None)
+        .header("Refer-To", &format!("<{SESSION};method=BYE>"));
+    let refer2 = refer.via_pushed("cb2");
+    let own = request("REFER", SESSION, "own", 5, &["p3"], "pl", Some("focus"))
+        .header("Refer-To", &format!("<{SESSION};method=BYE>"));
+    let own4 = own.via_pushed("cb4");
+    let own5 = own4.via_pushed("ca5");
+    let bye = |to: &str, call: &str, branch: &str| {
+        request("BYE", to, call, 9, &[branch], "focus", Some("pl")).from(SESSION, "focus")
+    };
+    let bye_b = bye("sip:part-b@10.0.0.3", "leg-b", "c6");
+    let bye_b7 = bye_b.via_pushed("ca7");
+    let bye_b8 = bye_b7.via_pushed("cb8");
+    let ok_b9 = response(200, "OK", &bye_b8, "pl");
+    let ok_b10 = ok_b9.via_popped();
+    let ok_b11 = ok_b10.via_popped();
+    let bye_x = bye("sip:px@10.0.0.21", "leg-x", "cx");
+    let ok_x = response(200, "OK", &bye_x, "px");
+    let bye_y = bye("sip:py@10.0.0.22", "leg-y", "cy");
+    let bye_y2 = bye_y.via_pushed("cay");
+    let ok_y = response(200, "OK", &bye_y2, "py");
+    let ok_y2 = ok_y.via_popped();
+    let acc12 = response(200, "OK", &own5, "focus");
+    let acc13 = acc12.via_popped();
+    let acc14 = acc13.via_popped();
+    let notify = request(
+        "NOTIFY",
+        "sip:b@10.0.0.1",
+        "r2",
+        1,
+        &["p15"],
+        "pb",
+        Some("cb"),
+    )
+    .header("Event", "refer")
+    .body("message/sipfrag", "SIP/2.0 200 OK\r\n");
+    let notify16 = notify.via_pushed("cb16");
+    let ok17 = response(200, "OK", &notify16, "x");
+    let ok18 = ok17.via_popped();
+    let hops = vec![
+        (CLIENT_B, CORE_B, &refer),
+        (CORE_B, PART_B, &refer2),
+        (PART_B, CORE_B, &own),
+        (CORE_B, CORE_A, &own4),
+        (CORE_A, CTRL_A, &own5),
+        (CTRL_A, CORE_A, &bye_b),
+        (CTRL_A, PART_X, &bye_x),
+        (CTRL_A, CORE_A, &bye_y),
+        (CORE_A, CORE_B, &bye_b7),
+        (CORE_A, PART_Y, &bye_y2),
+        (CORE_B, PART_B, &bye_b8),
+        (PART_X, CTRL_A, &ok_x),
+        (PART_Y, CORE_A, &ok_y),
+        (PART_B, CORE_B, &ok_b9),
+        (CORE_A, CTRL_A, &ok_y2),
+        (CORE_B, CORE_A, &ok_b10),
+        (CORE_A, CTRL_A, &ok_b11),
+        (CTRL_A, CORE_A, &acc12),
+        (CORE_A, CORE_B, &acc13),
+        (CORE_B, PART_B, &acc14),
+        (PART_B, CORE_B, &notify),
+        (CORE_B, CLIENT_B, &notify16),
+        (CLIENT_B, CORE_B, &ok17),
+        (CORE_B, PART_B, &ok18),
+    ];
+    let reports = run(&rules, &hops);
+    let r = only(&reports);
+    assert_eq!(r.rule, "poc-preest-release-session");
+    assert_eq!(r.verdict, Verdict::Pass, "{r:#?}");
+    let mut got: Vec<(u32, Option<&str>, Option<u64>)> = r
+        .steps
+        .iter()
+        .filter(|s| !s.optional)
+        .map(|s| (s.number, s.participant.as_deref(), s.frame))
+        .collect();
+    got.sort();
+    let pb = Some("sip:part-b@10.0.0.3");
+    let px = Some("sip:px@10.0.0.21");
+    let py = Some("sip:py@10.0.0.22");
+    let mut want = vec![
+        (1, None, Some(1)),
+        (2, None, Some(2)),
+        (3, None, Some(3)),
+        (4, None, Some(4)),
+        (5, None, Some(5)),
+        (6, pb, Some(6)),
+        (6, px, Some(7)),
+        (6, py, Some(10)),
+        (7, pb, Some(9)),
+        (8, pb, Some(11)),
+        (9, pb, Some(14)),
+        (10, pb, Some(16)),
+        (11, pb, Some(17)),
+        (11, px, Some(12)),
+        (11, py, Some(15)),
+        (12, None, Some(18)),
+        (13, None, Some(19)),
+        (14, None, Some(20)),
+        (15, None, Some(21)),
+        (16, None, Some(22)),
+        (17, None, Some(23)),
+        (18, None, Some(24)),
+    ];
+    want.sort();
+    assert_eq!(got, want);
+    // py's BYE crossed core A: both hops shown with step 6.
+    let s6y = r
+        .steps
+        .iter()
+        .find(|s| s.number == 6 && s.participant.as_deref() == py)
+        .unwrap();
+    assert_eq!(
+        s6y.hops.iter().map(|h| h.frame).collect::<Vec<_>>(),
+        vec![8, 10]
+    );
+}

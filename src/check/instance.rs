@@ -589,19 +589,25 @@ impl Instance {
         if self.from_setup {
             return false;
         }
-        let before = rule.steps[..r.first]
+        // By the spec's numbering: the outer steps numbered before the
+        // block's first step and after its last (steps outside the block
+        // numbered like it run beside it).
+        let (first, last) = (rule.steps[r.first].number, rule.steps[r.last].number);
+        let outer = |i: usize| !in_block(rule, i) && !rule.steps[i].optional;
+        let before = rule
+            .steps
             .iter()
             .enumerate()
-            .rev()
-            .find(|(i, s)| !s.optional && !in_block(rule, *i))
+            .filter(|(i, s)| outer(*i) && s.number < first)
+            .max_by_key(|(_, s)| s.number)
             .is_none_or(|(b, _)| self.seen.get(b).is_some());
         let after_seen = rule
             .steps
             .iter()
             .enumerate()
-            .skip(r.last + 1)
-            .find(|(_, s)| !s.optional)
-            .is_some_and(|(i, _)| self.seen.get(i).is_some());
+            .filter(|(i, s)| outer(*i) && s.number > last)
+            .min_by_key(|(_, s)| s.number)
+            .is_some_and(|(a, _)| self.seen.get(a).is_some());
         before && !after_seen
     }
 
