@@ -366,10 +366,12 @@ mod tests {
             numbers("poc-preest-release-self"),
             (1..=12).collect::<Vec<_>>()
         );
-        assert_eq!(
-            numbers("poc-preest-release-session"),
-            (1..=18).collect::<Vec<_>>()
-        );
+        // Flow 2: 1-18 toward part-b, then 6 and 11 again inside the
+        // per-participant block (every other participating server).
+        let mut f2 = (1..=11).collect::<Vec<_>>();
+        f2.extend([6, 11]);
+        f2.extend(12..=18);
+        assert_eq!(numbers("poc-preest-release-session"), f2);
         assert_eq!(
             numbers("poc-preest-participant-notify"),
             (1..=4).collect::<Vec<_>>()
