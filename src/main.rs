@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use sipflow::pipeline::{self, Job};
+use sipflow::report::escape::{Terminal, terminal_text};
 use sipflow::report::{CheckTable, JsonSink, MessageTable, Sink, TimeMode};
 use sipflow::rules::{self, RuleSet};
 
@@ -102,14 +103,16 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sipflow: {e}");
+            eprintln!("sipflow: {}", Terminal(&e.to_string()));
             ExitCode::from(2)
         }
     }
 }
 
+/// Say why the command cannot run (escaped: a message can quote a rule
+/// file, a file name or an argument) and exit 2.
 fn fail(msg: impl std::fmt::Display) -> io::Result<ExitCode> {
-    eprintln!("sipflow: {msg}");
+    eprintln!("sipflow: {}", terminal_text(&msg.to_string()));
     Ok(ExitCode::from(2))
 }
 
@@ -237,7 +240,10 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
             let mut missing_expect = false;
             for id in &expect {
                 if !outcome.rules_seen.contains(id) {
-                    eprintln!("sipflow: --expect {id}: no instance of this flow was found");
+                    eprintln!(
+                        "sipflow: --expect {}: no instance of this flow was found",
+                        Terminal(id)
+                    );
                     missing_expect = true;
                 }
             }
@@ -262,9 +268,12 @@ fn rules_command(command: RulesCommand, mut out: impl Write) -> io::Result<ExitC
             };
             for r in &set.rules {
                 let steps = r.required_steps().count();
-                writeln!(out, "{:<34} {:>2} steps  {}", r.id, steps, r.title)?;
+                // Rule files are the user's, but may come from anywhere:
+                // what they say is escaped like a capture's text.
+                let id = Terminal(&r.id).to_string();
+                writeln!(out, "{id:<34} {steps:>2} steps  {}", Terminal(&r.title))?;
                 if !r.source.starts_with("builtin:") {
-                    writeln!(out, "{:<34}           from {}", "", r.source)?;
+                    writeln!(out, "{:<34}           from {}", "", Terminal(&r.source))?;
                 }
             }
             out.flush()?;
@@ -277,7 +286,7 @@ fn rules_command(command: RulesCommand, mut out: impl Write) -> io::Result<ExitC
             };
             match set.get(&id) {
                 Some(r) => {
-                    write!(out, "{}", r.text)?;
+                    write!(out, "{}", terminal_text(&r.text))?;
                     out.flush()?;
                     Ok(ExitCode::SUCCESS)
                 }
@@ -294,14 +303,14 @@ fn rules_command(command: RulesCommand, mut out: impl Write) -> io::Result<ExitC
                     Ok(r) => writeln!(
                         out,
                         "{}: ok: rule {} ({} steps)",
-                        f.display(),
-                        r.id,
+                        Terminal(&f.display().to_string()),
+                        Terminal(&r.id),
                         r.required_steps().count()
                     )?,
                     Err(rules::LoadError::Invalid(d)) => {
                         bad = true;
                         out.flush()?;
-                        eprintln!("{d}\n");
+                        eprintln!("{}\n", terminal_text(&d.to_string()));
                     }
                     Err(e) => {
                         out.flush()?;

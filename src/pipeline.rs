@@ -21,6 +21,7 @@
 //! reading thread on the 1 GiB bench trace. The pages of a shared input
 //! are handed back once the batches that refer to them have come back.
 
+use std::borrow::Cow;
 use std::io;
 use std::net::IpAddr;
 use std::ops::Range;
@@ -386,8 +387,16 @@ impl<'s, 'r> SipStage<'s, 'r> {
         match self.job {
             Job::Messages => {
                 let cseq = msg.cseq();
-                let summary = msg.summary();
-                let call_id = msg.header("call-id").map(|v| v.text());
+                // The Call-ID's bytes as written; a folded one (rare) as
+                // its unfolded text.
+                let call_id = msg.header("call-id").map(|v| {
+                    let raw = v.as_bytes();
+                    if memchr::memchr2(b'\r', b'\n', raw).is_none() {
+                        Cow::Borrowed(raw)
+                    } else {
+                        Cow::Owned(v.text().into_owned().into_bytes())
+                    }
+                });
                 let line = MessageLine {
                     frame,
                     time,
@@ -398,7 +407,7 @@ impl<'s, 'r> SipStage<'s, 'r> {
                     status: msg.status(),
                     cseq: cseq.as_ref().map(|c| (c.number, c.method)),
                     call_id: call_id.as_deref(),
-                    summary: &summary,
+                    start_line: msg.start_line(),
                 };
                 let r = self.sink.message(self.file, &line);
                 self.keep(r);

@@ -6,6 +6,7 @@
 //! format never touches the checker. The JSON lines are a contract
 //! (`shared/spec/report-json.md`).
 
+pub mod escape;
 mod json;
 mod table;
 
@@ -30,10 +31,13 @@ pub struct MessageLine<'a> {
     pub method: Option<&'a str>,
     pub status: Option<u16>,
     pub cseq: Option<(u32, &'a str)>,
-    /// The Call-ID as text (invalid UTF-8 replaced, as Wireshark shows it).
-    pub call_id: Option<&'a str>,
-    /// Like Wireshark's Info column: `REFER sip:x@y`, `200 OK (BYE)`.
-    pub summary: &'a dyn std::fmt::Display,
+    /// The Call-ID's bytes as written (folded lines unfolded): untrusted,
+    /// each sink escapes them its way (see [`escape`]).
+    pub call_id: Option<&'a [u8]>,
+    /// The start line as written, without its line break: the table's
+    /// summary (like Wireshark's Info column: `REFER sip:x@y`,
+    /// `200 OK (BYE)`) is made from it, escaped.
+    pub start_line: &'a [u8],
 }
 
 /// The totals of a run, printed last.

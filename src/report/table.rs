@@ -5,6 +5,9 @@ use std::io::{self, Write};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table};
 
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+use super::escape::{self, Terminal};
 use super::{MessageLine, Sink, Summary};
 use crate::capture::Timestamp;
 use crate::check::{InstanceReport, Status, Verdict};
@@ -19,13 +22,62 @@ pub enum TimeMode {
     Absolute,
 }
 
+/// `s` in exactly `width` terminal columns: padded, or cut with `…`.
+/// Measured in display width (a CJK character takes two columns, a
+/// combining mark none), not in bytes or characters; `s` must already be
+/// escaped (no control characters).
 fn fit(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        format!("{s:<width$}")
-    } else {
-        let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
-        out.push('…');
-        out
+    let w = UnicodeWidthStr::width(s);
+    let mut out = String::with_capacity(s.len() + width);
+    if w <= width {
+        out.push_str(s);
+        out.extend(std::iter::repeat_n(' ', width - w));
+        return out;
+    }
+    let mut used = 0;
+    for c in s.chars() {
+        let cw = UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + cw > width.saturating_sub(1) {
+            break;
+        }
+        used += cw;
+        out.push(c);
+    }
+    out.push('…');
+    used += 1;
+    out.extend(std::iter::repeat_n(' ', width.saturating_sub(used)));
+    out
+}
+
+/// The summary of a message like Wireshark's Info column, from its start
+/// line as written (`REFER sip:x@y`, `200 OK (BYE)`), escaped: bytes that
+/// are not UTF-8 shown as `\xNN`. The same text as
+/// [`crate::sip::Message::summary`] for UTF-8 start lines.
+fn summary(start_line: &[u8], status: Option<u16>, cseq: Option<(u32, &str)>) -> String {
+    match status {
+        // `METHOD SP URI SP SIP/2.0`: all before the last space.
+        None => {
+            let end = start_line
+                .iter()
+                .rposition(|&b| b == b' ')
+                .unwrap_or(start_line.len());
+            escape::terminal_bytes(&start_line[..end]).into_owned()
+        }
+        // `SIP/2.0 SP DDD SP reason`.
+        Some(code) => {
+            let reason = start_line.get(12..).unwrap_or_default().trim_ascii();
+            let mut out = format!("{code:03}");
+            if !reason.is_empty() {
+                out.push(' ');
+                out.push_str(&escape::terminal_bytes(reason));
+            }
+            if let Some((_, method)) = cseq {
+                out.push_str(" (");
+                out.push_str(&escape::terminal(method));
+                out.push(')');
+            }
+            out
+        }
     }
 }
 
@@ -74,6 +126,18 @@ fn format_time(t: Timestamp, mode: TimeMode, first: Option<Timestamp>) -> String
     }
 }
 
+/// One problem as a warning on standard error, escaped (a problem's
+/// message can quote bytes of the capture; the file name is the user's,
+/// escaped too).
+fn warn(err: &mut impl Write, file: &str, p: &Problem) -> io::Result<()> {
+    writeln!(
+        err,
+        "warning: {}: {}",
+        Terminal(file),
+        Terminal(&p.to_string())
+    )
+}
+
 /// `sipflow messages` as a table, written row by row (never held in
 /// memory: a capture may hold millions of messages).
 pub struct MessageTable<W: Write, E: Write> {
@@ -102,7 +166,7 @@ impl<W: Write, E: Write> Sink for MessageTable<W, E> {
         if self.header_done {
             writeln!(self.out)?;
         }
-        writeln!(self.out, "{file}")?;
+        writeln!(self.out, "{}", Terminal(file))?;
         let time = if self.mode == TimeMode::Absolute {
             26
         } else {
@@ -131,8 +195,12 @@ impl<W: Write, E: Write> Sink for MessageTable<W, E> {
         let ends = format!("{} → {}", m.src, m.dst);
         let cseq = m
             .cseq
-            .map(|(n, meth)| format!("{n} {meth}"))
+            .map(|(n, meth)| format!("{n} {}", Terminal(meth)))
             .unwrap_or_default();
+        let call_id = match m.call_id {
+            Some(b) => escape::terminal_bytes(b),
+            None => "-".into(),
+        };
         writeln!(
             self.out,
             "{:>7}  {:<width$}  {}  {:<5} {}  {}  {}",
@@ -140,14 +208,14 @@ impl<W: Write, E: Write> Sink for MessageTable<W, E> {
             time,
             fit(&ends, 47),
             m.transport.as_str().to_uppercase(),
-            fit(&m.summary.to_string(), 44),
-            fit(m.call_id.unwrap_or("-"), 28),
+            fit(&summary(m.start_line, m.status, m.cseq), 44),
+            fit(&call_id, 28),
             cseq
         )
     }
 
     fn problem(&mut self, file: &str, p: &Problem) -> io::Result<()> {
-        writeln!(self.err, "warning: {file}: {p}")
+        warn(&mut self.err, file, p)
     }
 
     fn end(&mut self, s: &Summary) -> io::Result<()> {
@@ -195,7 +263,7 @@ impl<W: Write, E: Write> CheckTable<W, E> {
         let Some(file) = self.file.take() else {
             return Ok(());
         };
-        writeln!(self.out, "{file}")?;
+        writeln!(self.out, "{}", Terminal(&file))?;
         if self.rows.is_empty() {
             writeln!(self.out, "  no flow instance found\n")?;
             return Ok(());
@@ -216,14 +284,17 @@ impl<W: Write, E: Write> CheckTable<W, E> {
                 Verdict::Fail => Color::Red,
                 Verdict::Partial => Color::Yellow,
             };
+            // Every text from the capture (session, notes, participant,
+            // detail) or a rule file (rule id, step) is escaped: comfy-table
+            // measures display width but writes control characters raw.
             t.add_row(vec![
-                Cell::new(&r.rule).add_attribute(Attribute::Bold),
+                Cell::new(escape::terminal(&r.rule)).add_attribute(Attribute::Bold),
                 Cell::new(format!("frame {}", r.trigger_frame)),
-                Cell::new(r.session.as_deref().unwrap_or("-")),
+                Cell::new(escape::terminal(r.session.as_deref().unwrap_or("-"))),
                 Cell::new(r.verdict.as_str())
                     .fg(color)
                     .add_attribute(Attribute::Bold),
-                Cell::new(r.notes.join("; ")),
+                Cell::new(escape::terminal(&r.notes.join("; "))),
             ]);
             if r.verdict == Verdict::Pass {
                 continue;
@@ -237,8 +308,8 @@ impl<W: Write, E: Write> CheckTable<W, E> {
                 };
                 let label = format!("  {}", s.number);
                 let expected = match &s.participant {
-                    Some(p) => format!("{}\nparticipant {p}", s.expected),
-                    None => s.expected.to_string(),
+                    Some(p) => format!("{}\nparticipant {}", Terminal(&s.expected), Terminal(p)),
+                    None => escape::terminal(&s.expected).into_owned(),
                 };
                 let status_color = match s.status {
                     Status::Ok => Color::Green,
@@ -250,7 +321,7 @@ impl<W: Write, E: Write> CheckTable<W, E> {
                     Cell::new(expected),
                     Cell::new(seen),
                     Cell::new(s.status.as_str()).fg(status_color),
-                    Cell::new(s.detail.as_deref().unwrap_or("")),
+                    Cell::new(escape::terminal(s.detail.as_deref().unwrap_or(""))),
                 ]);
             }
         }
@@ -276,7 +347,7 @@ impl<W: Write, E: Write> Sink for CheckTable<W, E> {
     }
 
     fn problem(&mut self, file: &str, p: &Problem) -> io::Result<()> {
-        writeln!(self.err, "warning: {file}: {p}")
+        warn(&mut self.err, file, p)
     }
 
     fn end(&mut self, s: &Summary) -> io::Result<()> {
@@ -314,6 +385,37 @@ mod tests {
             nanos: 123_456_000,
         };
         assert_eq!(format_absolute(t), "2023-11-14 22:13:20.123456");
+    }
+
+    #[test]
+    fn summary_from_the_start_line_is_the_parsers_summary() {
+        for m in [
+            &b"REFER sip:pre-b1@poc-b.example.net SIP/2.0\r\nCSeq: 1 REFER\r\n\r\n"[..],
+            b"SIP/2.0 200 OK\r\nCSeq: 2 BYE\r\n\r\n",
+            b"SIP/2.0 481 Call/Transaction Does Not Exist\r\nCSeq: 2 BYE\r\n\r\n",
+            b"SIP/2.0 180 \r\nCSeq: 1 INVITE\r\n\r\n",
+            b"SIP/2.0 099 Odd\r\n\r\n",
+            b"\r\nOPTIONS sips:[2001:db8::1]:5061;transport=tcp SIP/2.0\r\n\r\n",
+        ] {
+            let msg = crate::sip::parse(m).unwrap();
+            let cseq = msg.cseq();
+            let got = summary(
+                msg.start_line(),
+                msg.status(),
+                cseq.as_ref().map(|c| (c.number, c.method)),
+            );
+            assert_eq!(got, msg.summary().to_string());
+        }
+    }
+
+    #[test]
+    fn fit_pads_and_cuts_by_display_width() {
+        assert_eq!(fit("ab", 4), "ab  ");
+        assert_eq!(fit("通話", 5), "通話 ");
+        assert_eq!(fit("通話通話", 5), "通話…");
+        assert_eq!(fit("a通話通話", 5), "a通… ");
+        assert_eq!(fit("abcdef", 4), "abc…");
+        assert_eq!(fit("e\u{301}", 2), "e\u{301} ");
     }
 
     #[test]
