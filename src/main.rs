@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use sipflow::pipeline::{self, Job};
+use sipflow::pipeline::{self, Job, Listing};
 use sipflow::report::escape::{Terminal, terminal_text};
 use sipflow::report::{CheckTable, JsonSink, MessageTable, Sink, TimeMode};
 use sipflow::rules::{self, RuleSet};
@@ -40,10 +40,16 @@ enum Command {
         /// Show absolute times (UTC) instead of seconds since the first frame.
         #[arg(long)]
         absolute_time: bool,
+        /// List every input problem (by default, after the first 100 of a
+        /// kind in a file only their number is given).
+        #[arg(long)]
+        all_errors: bool,
     },
     /// Find every flow instance of the rules and say, step by step, what is
     /// missing, out of order or wrong. Exit 0: all passed (or partial);
-    /// 1: a flow failed or an --expect'ed rule was not found; 2: could not run.
+    /// 1: a flow failed or an --expect'ed rule was not found; 2: could not
+    /// run; 3: nothing could be judged (no flow found, and no readable SIP
+    /// or input problems hid SIP messages).
     Check {
         /// Capture files; `-` reads standard input.
         #[arg(required = true)]
@@ -69,6 +75,10 @@ enum Command {
         /// Show absolute times (UTC) instead of seconds since the first frame.
         #[arg(long)]
         absolute_time: bool,
+        /// List every input problem (by default, after the first 100 of a
+        /// kind in a file only their number is given).
+        #[arg(long)]
+        all_errors: bool,
     },
     /// List, show or lint flow rules.
     Rules {
@@ -156,17 +166,22 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
             TimeMode::Relative
         }
     };
+    let listing = |all: bool| if all { Listing::All } else { Listing::Capped };
     match cli.command {
         Command::Messages {
             files,
             format,
             absolute_time,
+            all_errors,
         } => {
             let mut sink: Box<dyn Sink> = match format {
                 Format::Json => Box::new(JsonSink::new(out)),
-                Format::Table => Box::new(MessageTable::new(out, err, time_mode(absolute_time))),
+                Format::Table => Box::new(
+                    MessageTable::new(out, err, time_mode(absolute_time)).all_errors(all_errors),
+                ),
             };
-            let outcome = pipeline::run(&files, &Job::Messages, sink.as_mut())?;
+            let outcome =
+                pipeline::run(&files, &Job::Messages, sink.as_mut(), listing(all_errors))?;
             Ok(if outcome.unreadable {
                 ExitCode::from(2)
             } else {
@@ -182,6 +197,7 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
             roles,
             topology,
             absolute_time,
+            all_errors,
         } => {
             let set = match load_rules(&rule_paths, !no_builtin) {
                 Ok(s) => s,
@@ -229,13 +245,15 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
             }
             let mut sink: Box<dyn Sink> = match format {
                 Format::Json => Box::new(JsonSink::new(out)),
-                Format::Table => Box::new(CheckTable::new(out, err, time_mode(absolute_time))),
+                Format::Table => Box::new(
+                    CheckTable::new(out, err, time_mode(absolute_time)).all_errors(all_errors),
+                ),
             };
             let job = Job::Check {
                 rules: &set.rules,
                 roles: &bound,
             };
-            let outcome = pipeline::run(&files, &job, sink.as_mut())?;
+            let outcome = pipeline::run(&files, &job, sink.as_mut(), listing(all_errors))?;
             drop(sink);
             let mut missing_expect = false;
             for id in &expect {
@@ -247,10 +265,16 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
                     missing_expect = true;
                 }
             }
+            // Precedence: 2, then 1, then 3, then 0 (docs/report-json.md).
+            let s = &outcome.summary;
             Ok(if outcome.unreadable {
                 ExitCode::from(2)
-            } else if outcome.summary.fail > 0 || missing_expect {
+            } else if s.fail > 0 || missing_expect {
                 ExitCode::from(1)
+            } else if s.instances == 0 && (s.messages == 0 || outcome.sip_hidden) {
+                // Nothing could be judged; the tables said why, file by
+                // file, on standard error.
+                ExitCode::from(3)
             } else {
                 ExitCode::SUCCESS
             })

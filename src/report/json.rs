@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use super::{MessageLine, Sink, Summary, epoch_seconds, escape};
 use crate::capture::Timestamp;
 use crate::check::InstanceReport;
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemKind};
 
 /// Writes the contract's JSON lines to any writer.
 pub struct JsonSink<W: Write> {
@@ -207,9 +207,21 @@ impl<W: Write> Sink for JsonSink<W> {
     fn end(&mut self, s: &Summary) -> io::Result<()> {
         let _ = write!(
             self.line,
-            "{{\"type\":\"summary\",\"files\":{},\"messages\":{},\"instances\":{},\"pass\":{},\"fail\":{},\"partial\":{},\"errors\":{}}}",
+            "{{\"type\":\"summary\",\"files\":{},\"messages\":{},\"instances\":{},\"pass\":{},\"fail\":{},\"partial\":{},\"errors\":{},\"errors_by_kind\":{{",
             s.files, s.messages, s.instances, s.pass, s.fail, s.partial, s.errors
         );
+        let mut first = true;
+        for kind in ProblemKind::ALL {
+            let n = s.errors_by_kind[kind.index()];
+            if n > 0 {
+                if !first {
+                    self.line.push(',');
+                }
+                first = false;
+                let _ = write!(self.line, "\"{}\":{n}", kind.as_str());
+            }
+        }
+        self.line.push_str("}}");
         self.flush_line()?;
         self.out.flush()
     }

@@ -8,10 +8,10 @@ use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::escape::{self, Terminal};
-use super::{MessageLine, Sink, Summary};
+use super::{FileEnd, MessageLine, Sink, Summary, thousands};
 use crate::capture::Timestamp;
 use crate::check::{InstanceReport, Status, Verdict};
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemKind};
 
 /// How times are shown in tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +138,135 @@ fn warn(err: &mut impl Write, file: &str, p: &Problem) -> io::Result<()> {
     )
 }
 
+/// The warnings of one file on standard error: what the sink printed, and
+/// at the end of the file what it did not.
+#[derive(Debug, Default)]
+struct Warnings {
+    /// `--all-errors`: every problem is printed, cut SIP frames included.
+    all: bool,
+    /// The sink is `check`'s: a file without a flow instance is worth a
+    /// line when problems may have hidden its SIP.
+    check: bool,
+    /// Problems printed in the current file, per kind.
+    printed: [u64; ProblemKind::ALL.len()],
+}
+
+impl Warnings {
+    fn problem(&mut self, err: &mut impl Write, file: &str, p: &Problem) -> io::Result<()> {
+        self.printed[p.kind.index()] += 1;
+        warn(err, file, p)
+    }
+
+    /// A problem of a SIP frame cut by the snaplen: said in one line at
+    /// the end of the file, unless every problem is listed.
+    fn cut_sip_problem(&mut self, err: &mut impl Write, file: &str, p: &Problem) -> io::Result<()> {
+        if self.all {
+            self.problem(err, file, p)?;
+        }
+        Ok(())
+    }
+
+    /// One line per kind not printed in full, one for SIP cut by the
+    /// snaplen, one when the file held no SIP at all.
+    fn end_file(&mut self, err: &mut impl Write, file: &str, end: &FileEnd) -> io::Result<()> {
+        let printed = std::mem::take(&mut self.printed);
+        let file = Terminal(file);
+        for kind in ProblemKind::ALL {
+            let k = kind.index();
+            let said = if kind == ProblemKind::Truncated && !self.all {
+                end.cut_sip_problems
+            } else {
+                0
+            };
+            let more = end.problems[k].total.saturating_sub(printed[k] + said);
+            if more > 0 {
+                writeln!(
+                    err,
+                    "… and {} more `{}` problem{} in {file} (--all-errors lists them)",
+                    thousands(more),
+                    kind.as_str(),
+                    if more == 1 { "" } else { "s" },
+                )?;
+            }
+        }
+        if end.cut_sip_frames > 0 {
+            let n = end.cut_sip_frames;
+            writeln!(
+                err,
+                "warning: {file}: {} of {} SIP frame{} {} cut at the capture's snaplen of {} \
+                 bytes: capture again with -s 0",
+                thousands(n),
+                thousands(end.sip_frames),
+                if end.sip_frames == 1 { "" } else { "s" },
+                if n == 1 { "was" } else { "were" },
+                thousands(end.snaplen),
+            )?;
+        } else if end.messages == 0 && !end.unreadable {
+            let why = match end.frames {
+                0 => "it holds no frames".to_string(),
+                1 => "its one frame carries no readable SIP over UDP, TCP or SCTP".to_string(),
+                n => format!(
+                    "none of its {} frames carries readable SIP over UDP, TCP or SCTP",
+                    thousands(n)
+                ),
+            };
+            let hidden = if end.sip_hidden() {
+                format!("; {} may have hidden some", hiding(end))
+            } else {
+                String::new()
+            };
+            writeln!(err, "warning: no SIP message in {file}: {why}{hidden}")?;
+        } else if self.check && end.instances == 0 && end.sip_hidden() {
+            writeln!(
+                err,
+                "warning: no flow instance in {file}, and {} may have hidden SIP messages: \
+                 nothing could be judged",
+                hiding(end)
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// "3 input problems (2 truncated, 1 tcp-gap)": those that may hide SIP.
+fn hiding(end: &FileEnd) -> String {
+    let kinds: Vec<(ProblemKind, u64)> = ProblemKind::ALL
+        .iter()
+        .filter(|k| k.can_hide_sip())
+        .map(|&k| (k, end.problems[k.index()].total))
+        .filter(|&(_, n)| n > 0)
+        .collect();
+    let total: u64 = kinds.iter().map(|(_, n)| n).sum();
+    let list: Vec<String> = kinds
+        .iter()
+        .map(|(k, n)| format!("{} {}", thousands(*n), k.as_str()))
+        .collect();
+    format!(
+        "{} input problem{} ({})",
+        thousands(total),
+        if total == 1 { "" } else { "s" },
+        list.join(", ")
+    )
+}
+
+/// ", 992,719 input problems (992,619 fragment, 100 truncated)".
+fn problems_total(s: &Summary) -> String {
+    if s.errors == 0 {
+        return String::new();
+    }
+    let kinds: Vec<String> = ProblemKind::ALL
+        .iter()
+        .filter(|k| s.errors_by_kind[k.index()] > 0)
+        .map(|k| format!("{} {}", thousands(s.errors_by_kind[k.index()]), k.as_str()))
+        .collect();
+    format!(
+        ", {} input problem{} ({})",
+        thousands(s.errors),
+        if s.errors == 1 { "" } else { "s" },
+        kinds.join(", ")
+    )
+}
+
 /// `sipflow messages` as a table, written row by row (never held in
 /// memory: a capture may hold millions of messages).
 pub struct MessageTable<W: Write, E: Write> {
@@ -146,6 +275,7 @@ pub struct MessageTable<W: Write, E: Write> {
     mode: TimeMode,
     first: Option<Timestamp>,
     header_done: bool,
+    warnings: Warnings,
 }
 
 impl<W: Write, E: Write> MessageTable<W, E> {
@@ -156,7 +286,15 @@ impl<W: Write, E: Write> MessageTable<W, E> {
             mode,
             first: None,
             header_done: false,
+            warnings: Warnings::default(),
         }
+    }
+
+    /// `--all-errors`: print every problem, those of SIP frames cut by the
+    /// snaplen too.
+    pub fn all_errors(mut self, all: bool) -> Self {
+        self.warnings.all = all;
+        self
     }
 }
 
@@ -215,7 +353,16 @@ impl<W: Write, E: Write> Sink for MessageTable<W, E> {
     }
 
     fn problem(&mut self, file: &str, p: &Problem) -> io::Result<()> {
-        warn(&mut self.err, file, p)
+        self.warnings.problem(&mut self.err, file, p)
+    }
+
+    fn cut_sip_problem(&mut self, file: &str, p: &Problem) -> io::Result<()> {
+        self.warnings.cut_sip_problem(&mut self.err, file, p)
+    }
+
+    fn end_file(&mut self, file: &str, end: &FileEnd) -> io::Result<()> {
+        self.out.flush()?;
+        self.warnings.end_file(&mut self.err, file, end)
     }
 
     fn end(&mut self, s: &Summary) -> io::Result<()> {
@@ -226,11 +373,7 @@ impl<W: Write, E: Write> Sink for MessageTable<W, E> {
             if s.messages == 1 { "" } else { "s" },
             s.files,
             if s.files == 1 { "" } else { "s" },
-            if s.errors > 0 {
-                format!(", {} input problem(s) (see above)", s.errors)
-            } else {
-                String::new()
-            }
+            problems_total(s)
         )?;
         self.out.flush()
     }
@@ -245,6 +388,7 @@ pub struct CheckTable<W: Write, E: Write> {
     first: Option<Timestamp>,
     rows: Vec<InstanceReport>,
     file: Option<String>,
+    warnings: Warnings,
 }
 
 impl<W: Write, E: Write> CheckTable<W, E> {
@@ -256,7 +400,18 @@ impl<W: Write, E: Write> CheckTable<W, E> {
             first: None,
             rows: Vec::new(),
             file: None,
+            warnings: Warnings {
+                check: true,
+                ..Warnings::default()
+            },
         }
+    }
+
+    /// `--all-errors`: print every problem, those of SIP frames cut by the
+    /// snaplen too.
+    pub fn all_errors(mut self, all: bool) -> Self {
+        self.warnings.all = all;
+        self
     }
 
     fn flush_file(&mut self) -> io::Result<()> {
@@ -347,7 +502,17 @@ impl<W: Write, E: Write> Sink for CheckTable<W, E> {
     }
 
     fn problem(&mut self, file: &str, p: &Problem) -> io::Result<()> {
-        warn(&mut self.err, file, p)
+        self.warnings.problem(&mut self.err, file, p)
+    }
+
+    fn cut_sip_problem(&mut self, file: &str, p: &Problem) -> io::Result<()> {
+        self.warnings.cut_sip_problem(&mut self.err, file, p)
+    }
+
+    fn end_file(&mut self, file: &str, end: &FileEnd) -> io::Result<()> {
+        self.flush_file()?;
+        self.out.flush()?;
+        self.warnings.end_file(&mut self.err, file, end)
     }
 
     fn end(&mut self, s: &Summary) -> io::Result<()> {
@@ -363,11 +528,7 @@ impl<W: Write, E: Write> Sink for CheckTable<W, E> {
             s.fail,
             s.partial,
             s.messages,
-            if s.errors > 0 {
-                format!(", {} input problem(s)", s.errors)
-            } else {
-                String::new()
-            }
+            problems_total(s)
         )?;
         self.out.flush()
     }

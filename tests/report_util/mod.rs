@@ -199,3 +199,58 @@ pub fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
     std::fs::write(&p, bytes).unwrap();
     p
 }
+
+/// One record of a classic pcap: its time stamp bytes, captured bytes and
+/// length on the wire.
+pub struct Record {
+    pub ts: [u8; 8],
+    pub data: Vec<u8>,
+    pub orig_len: u32,
+}
+
+/// The file header and the records of a little-endian classic pcap.
+pub fn records(bytes: &[u8]) -> (Vec<u8>, Vec<Record>) {
+    assert_eq!(&bytes[..4], &0xa1b2c3d4u32.to_le_bytes(), "a LE pcap");
+    let mut out = Vec::new();
+    let mut at = 24;
+    while at + 16 <= bytes.len() {
+        let caplen = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        let orig_len = u32::from_le_bytes(bytes[at + 12..at + 16].try_into().unwrap());
+        out.push(Record {
+            ts: bytes[at..at + 8].try_into().unwrap(),
+            data: bytes[at + 16..at + 16 + caplen].to_vec(),
+            orig_len,
+        });
+        at += 16 + caplen;
+    }
+    (bytes[..24].to_vec(), out)
+}
+
+/// A classic pcap of `header` and `records`.
+pub fn from_records(header: &[u8], records: &[Record]) -> Vec<u8> {
+    let mut out = header.to_vec();
+    for r in records {
+        out.extend_from_slice(&r.ts);
+        out.extend_from_slice(&(r.data.len() as u32).to_le_bytes());
+        out.extend_from_slice(&r.orig_len.to_le_bytes());
+        out.extend_from_slice(&r.data);
+    }
+    out
+}
+
+/// A first IPv4 fragment (more fragments follow) of a UDP datagram that
+/// never completes; `id` makes each a datagram of its own.
+pub fn lone_fragment(id: u16) -> Vec<u8> {
+    let mut p = udp([10, 0, 0, 1], [10, 0, 0, 2], 40000, 40000, &[0u8; 600]);
+    let ip = 14;
+    p[ip + 4..ip + 6].copy_from_slice(&id.to_be_bytes());
+    p[ip + 6] = 0x20; // more fragments
+    p
+}
+
+/// A UDP datagram that starts like SIP but breaks the start-line grammar
+/// (a control character in the Request-URI): a `malformed-sip` problem.
+pub fn malformed_sip(n: u32) -> Vec<u8> {
+    let payload = format!("OPTIONS sip:\u{1}{n}@b SIP/2.0\r\nCall-ID: m{n}\r\n\r\n");
+    udp([10, 0, 0, 1], [10, 0, 0, 2], 5060, 5060, payload.as_bytes())
+}
