@@ -132,7 +132,9 @@ pub fn json_str(out: &mut String, s: &str) {
     out.push('"');
     // Fast path: printable ASCII without a quote or a backslash (the
     // common case for SIP values).
-    if plain_ascii(s.as_bytes()) && !s.bytes().any(|b| b == b'"' || b == b'\\') {
+    if s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
         out.push_str(s);
         out.push('"');
         return;
