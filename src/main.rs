@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use sipflow::pipeline::{self, Job};
+use sipflow::pipeline::{self, Job, Listing};
+use sipflow::report::escape::{Terminal, terminal_text};
 use sipflow::report::{CheckTable, JsonSink, MessageTable, Sink, TimeMode};
 use sipflow::rules::{self, RuleSet};
 
@@ -39,10 +40,16 @@ enum Command {
         /// Show absolute times (UTC) instead of seconds since the first frame.
         #[arg(long)]
         absolute_time: bool,
+        /// List every input problem (by default, after the first 100 of a
+        /// kind in a file only their number is given).
+        #[arg(long)]
+        all_errors: bool,
     },
     /// Find every flow instance of the rules and say, step by step, what is
     /// missing, out of order or wrong. Exit 0: all passed (or partial);
-    /// 1: a flow failed or an --expect'ed rule was not found; 2: could not run.
+    /// 1: a flow failed or an --expect'ed rule was not found; 2: could not
+    /// run; 3: nothing could be judged (no flow found, and no readable SIP
+    /// or input problems hid SIP messages).
     Check {
         /// Capture files; `-` reads standard input.
         #[arg(required = true)]
@@ -68,6 +75,10 @@ enum Command {
         /// Show absolute times (UTC) instead of seconds since the first frame.
         #[arg(long)]
         absolute_time: bool,
+        /// List every input problem (by default, after the first 100 of a
+        /// kind in a file only their number is given).
+        #[arg(long)]
+        all_errors: bool,
     },
     /// List, show or lint flow rules.
     Rules {
@@ -103,14 +114,16 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sipflow: {e}");
+            eprintln!("sipflow: {}", Terminal(&e.to_string()));
             ExitCode::from(2)
         }
     }
 }
 
+/// Say why the command cannot run (escaped: a message can quote a rule
+/// file, a file name or an argument) and exit 2.
 fn fail(msg: impl std::fmt::Display) -> io::Result<ExitCode> {
-    eprintln!("sipflow: {msg}");
+    eprintln!("sipflow: {}", terminal_text(&msg.to_string()));
     Ok(ExitCode::from(2))
 }
 
@@ -150,17 +163,22 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
             TimeMode::Relative
         }
     };
+    let listing = |all: bool| if all { Listing::All } else { Listing::Capped };
     match cli.command {
         Command::Messages {
             files,
             format,
             absolute_time,
+            all_errors,
         } => {
             let mut sink: Box<dyn Sink> = match format {
                 Format::Json => Box::new(JsonSink::new(out)),
-                Format::Table => Box::new(MessageTable::new(out, err, time_mode(absolute_time))),
+                Format::Table => Box::new(
+                    MessageTable::new(out, err, time_mode(absolute_time)).all_errors(all_errors),
+                ),
             };
-            let outcome = pipeline::run(&files, &Job::Messages, sink.as_mut())?;
+            let outcome =
+                pipeline::run(&files, &Job::Messages, sink.as_mut(), listing(all_errors))?;
             Ok(if outcome.unreadable {
                 ExitCode::from(2)
             } else {
@@ -176,6 +194,7 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
             roles,
             topology,
             absolute_time,
+            all_errors,
         } => {
             let set = match load_rules(&rule_paths, !no_builtin) {
                 Ok(s) => s,
@@ -251,18 +270,23 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
             }
             let mut sink: Box<dyn Sink> = match format {
                 Format::Json => Box::new(JsonSink::new(out)),
-                Format::Table => Box::new(CheckTable::new(out, err, time_mode(absolute_time))),
+                Format::Table => Box::new(
+                    CheckTable::new(out, err, time_mode(absolute_time)).all_errors(all_errors),
+                ),
             };
             let job = Job::Check {
                 rules: &set.rules,
                 roles: &bound,
             };
-            let outcome = pipeline::run(&files, &job, sink.as_mut())?;
+            let outcome = pipeline::run(&files, &job, sink.as_mut(), listing(all_errors))?;
             drop(sink);
             let mut missing_expect = false;
             for id in &expect {
                 if !outcome.rules_seen.contains(id) {
-                    eprintln!("sipflow: --expect {id}: no instance of this flow was found");
+                    eprintln!(
+                        "sipflow: --expect {}: no instance of this flow was found",
+                        Terminal(id)
+                    );
                     missing_expect = true;
                 }
             }
@@ -272,15 +296,22 @@ fn run(cli: Cli) -> io::Result<ExitCode> {
             for (i, (name, node)) in bound.iter().enumerate() {
                 if !outcome.roles_met.get(i).copied().unwrap_or(false) {
                     eprintln!(
-                        "sipflow: --role {name}={node}: no SIP message of the input was sent or received by {node}; check the address (`sipflow messages` lists every SIP endpoint)"
+                        "sipflow: --role {}={node}: no SIP message of the input was sent or received by {node}; check the address (`sipflow messages` lists every SIP endpoint)",
+                        Terminal(name)
                     );
                     unmet = true;
                 }
             }
+            // Precedence: 2, then 1, then 3, then 0 (docs/report-json.md).
+            let s = &outcome.summary;
             Ok(if outcome.unreadable || unmet {
                 ExitCode::from(2)
-            } else if outcome.summary.fail > 0 || missing_expect {
+            } else if s.fail > 0 || missing_expect {
                 ExitCode::from(1)
+            } else if s.instances == 0 && (s.messages == 0 || outcome.sip_hidden) {
+                // Nothing could be judged; the tables said why, file by
+                // file, on standard error.
+                ExitCode::from(3)
             } else {
                 ExitCode::SUCCESS
             })
@@ -298,9 +329,12 @@ fn rules_command(command: RulesCommand, mut out: impl Write) -> io::Result<ExitC
             };
             for r in &set.rules {
                 let steps = r.required_steps().count();
-                writeln!(out, "{:<34} {:>2} steps  {}", r.id, steps, r.title)?;
+                // Rule files are the user's, but may come from anywhere:
+                // what they say is escaped like a capture's text.
+                let id = Terminal(&r.id).to_string();
+                writeln!(out, "{id:<34} {steps:>2} steps  {}", Terminal(&r.title))?;
                 if !r.source.starts_with("builtin:") {
-                    writeln!(out, "{:<34}           from {}", "", r.source)?;
+                    writeln!(out, "{:<34}           from {}", "", Terminal(&r.source))?;
                 }
             }
             out.flush()?;
@@ -313,7 +347,7 @@ fn rules_command(command: RulesCommand, mut out: impl Write) -> io::Result<ExitC
             };
             match set.get(&id) {
                 Some(r) => {
-                    write!(out, "{}", r.text)?;
+                    write!(out, "{}", terminal_text(&r.text))?;
                     out.flush()?;
                     Ok(ExitCode::SUCCESS)
                 }
@@ -337,8 +371,8 @@ fn rules_command(command: RulesCommand, mut out: impl Write) -> io::Result<ExitC
                         writeln!(
                             out,
                             "{}: ok: rule {} ({} steps{})",
-                            f.display(),
-                            c.rule.id,
+                            Terminal(&f.display().to_string()),
+                            Terminal(&c.rule.id),
                             c.rule.required_steps().count(),
                             if warned > 0 {
                                 format!(", {warned} warning{s}")
@@ -350,7 +384,7 @@ fn rules_command(command: RulesCommand, mut out: impl Write) -> io::Result<ExitC
                     Err(rules::LoadError::Invalid(d)) => {
                         bad = true;
                         out.flush()?;
-                        eprintln!("{d}\n");
+                        eprintln!("{}\n", terminal_text(&d.to_string()));
                     }
                     Err(e) => {
                         out.flush()?;

@@ -21,6 +21,7 @@
 //! reading thread on the 1 GiB bench trace. The pages of a shared input
 //! are handed back once the batches that refer to them have come back.
 
+use std::borrow::Cow;
 use std::io;
 use std::ops::Range;
 use std::path::Path;
@@ -32,7 +33,7 @@ use crate::capture::{self, CaptureReader, Item, OpenError, OpenErrorKind, Shared
 use crate::check::{Checker, InstanceReport, Verdict};
 use crate::net::{Decoder, FlowKey, NetConfig, Transport};
 use crate::problem::{Problem, ProblemKind};
-use crate::report::{MessageLine, Sink, Summary};
+use crate::report::{FileEnd, LISTED_PER_KIND, MessageLine, Sink, Summary};
 use crate::rules::Rule;
 use crate::sip::{Entry, Extractor, ExtractorConfig, Layout, Message, SipEvent};
 use crate::trace::Tracker;
@@ -49,12 +50,25 @@ pub enum Job<'r> {
     },
 }
 
+/// Which input problems reach the sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    /// The first [`LISTED_PER_KIND`] of each kind in each file; the rest
+    /// are counted (the default).
+    Capped,
+    /// Every one (`--all-errors`).
+    All,
+}
+
 /// The outcome of a run, for the exit status.
 #[derive(Debug, Default, Clone)]
 pub struct Outcome {
     pub summary: Summary,
     /// Some input could not be read as a capture at all.
     pub unreadable: bool,
+    /// Input problems (or the snaplen) may have hidden SIP messages in
+    /// some file ([`FileEnd::sip_hidden`]).
+    pub sip_hidden: bool,
     /// Rule ids with at least one instance.
     pub rules_seen: Vec<String>,
     /// Per node bound with `--role` (in the job's order): did any SIP
@@ -73,16 +87,20 @@ pub fn open_input(input: &str) -> Result<CaptureReader, OpenError> {
 
 /// Run `job` over every input, in order, writing to `sink`. I/O errors of
 /// the sink (a closed pipe) end the run.
-pub fn run(inputs: &[String], job: &Job<'_>, sink: &mut dyn Sink) -> io::Result<Outcome> {
+pub fn run(
+    inputs: &[String],
+    job: &Job<'_>,
+    sink: &mut dyn Sink,
+    listing: Listing,
+) -> io::Result<Outcome> {
     let mut outcome = Outcome::default();
     for input in inputs {
         outcome.summary.files += 1;
         sink.begin_file(input)?;
         match open_input(input) {
-            Ok(reader) => run_file(input, reader, job, sink, &mut outcome)?,
+            Ok(reader) => run_file(input, reader, job, sink, listing, &mut outcome)?,
             Err(e) => {
                 outcome.unreadable = true;
-                outcome.summary.errors += 1;
                 let kind = match e.kind() {
                     OpenErrorKind::OtherFormat(_) => ProblemKind::Unsupported,
                     OpenErrorKind::Corrupt => ProblemKind::Corrupt,
@@ -94,7 +112,16 @@ pub fn run(inputs: &[String], job: &Job<'_>, sink: &mut dyn Sink) -> io::Result<
                     offset: None,
                     message: e.reason().to_string(),
                 };
+                outcome.summary.errors += 1;
+                outcome.summary.errors_by_kind[kind.index()] += 1;
+                let mut end = FileEnd {
+                    unreadable: true,
+                    ..FileEnd::default()
+                };
+                end.problems[kind.index()].total = 1;
+                end.problems[kind.index()].listed = 1;
                 sink.problem(input, &p)?;
+                sink.end_file(input, &end)?;
             }
         }
     }
@@ -114,6 +141,8 @@ struct Batch {
     /// The header index entries of every message, one run per message.
     entries: Vec<Entry>,
     events: Vec<Event>,
+    /// Frames read into this batch.
+    frames: u64,
     /// The reader's input offset when the batch began to fill, and when it
     /// was sent: no later batch refers to input bytes before `sent_at`.
     started_at: u64,
@@ -141,7 +170,17 @@ enum Event {
         layout: Layout,
         entries: Range<usize>,
     },
-    Problem(Problem),
+    /// An input problem; `cut_sip` when it belongs to a frame whose SIP
+    /// the capture's snaplen cut.
+    Problem {
+        problem: Problem,
+        cut_sip: bool,
+    },
+    /// A frame whose payload looks like SIP but that the capture cut short
+    /// (its problems precede this event).
+    CutSipFrame {
+        caplen: u64,
+    },
 }
 
 const BATCH_EVENTS: usize = 1024;
@@ -151,7 +190,43 @@ const BATCH_BYTES: usize = 1 << 20;
 const BATCH_SPAN: u64 = 4 << 20;
 const BATCHES_IN_FLIGHT: usize = 4;
 
+/// Whether the bytes of a frame the capture cut short look like SIP: a
+/// start line's `SIP/2.0` or a request's ` sip:` / ` sips:` URI. The frame
+/// is searched whole (where the transport payload starts is the network
+/// stage's business); the snaplen cuts the end of a frame, and a SIP
+/// message's start line is at its beginning.
+fn looks_like_cut_sip(frame: &[u8]) -> bool {
+    use memchr::memmem;
+    memmem::find(frame, b"SIP/2.0").is_some()
+        || memmem::find(frame, b" sip:").is_some()
+        || memmem::find(frame, b" sips:").is_some()
+}
+
 impl Batch {
+    /// The capture cut frame `number` short: if the network stage said so
+    /// (a `truncated` problem of that frame among the events pushed since
+    /// `from`) and its bytes look like SIP, mark those problems and count
+    /// the frame as SIP cut by the snaplen.
+    fn mark_cut_sip(&mut self, from: usize, number: u64, data: &[u8]) {
+        let mut cut = false;
+        let mut checked = None;
+        for ev in self.events.get_mut(from..).unwrap_or_default() {
+            if let Event::Problem { problem, cut_sip } = ev
+                && problem.kind == ProblemKind::Truncated
+                && problem.frame == Some(number)
+                && *checked.get_or_insert_with(|| looks_like_cut_sip(data))
+            {
+                *cut_sip = true;
+                cut = true;
+            }
+        }
+        if cut {
+            self.events.push(Event::CutSipFrame {
+                caplen: data.len() as u64,
+            });
+        }
+    }
+
     fn full(&self, offset: u64) -> bool {
         self.events.len() >= BATCH_EVENTS
             || self.bytes.len() >= BATCH_BYTES
@@ -160,7 +235,10 @@ impl Batch {
 
     fn push_sip(&mut self, ev: SipEvent<'_>, input: Option<&SharedInput>) {
         match ev {
-            SipEvent::Problem(p) => self.events.push(Event::Problem(p)),
+            SipEvent::Problem(p) => self.events.push(Event::Problem {
+                problem: p,
+                cut_sip: false,
+            }),
             SipEvent::Message {
                 frame,
                 time,
@@ -224,15 +302,23 @@ fn read_messages(
     };
     while let Some(item) = reader.next() {
         match item {
-            Item::Problem(p) => batch.events.push(Event::Problem(p)),
+            Item::Problem(p) => batch.events.push(Event::Problem {
+                problem: p,
+                cut_sip: false,
+            }),
             Item::Frame(frame) => {
                 if first {
                     first = false;
                     batch.events.push(Event::FirstTime(frame.time));
                 }
+                batch.frames += 1;
+                let before = batch.events.len();
                 net.push(&frame, &mut |ev| {
                     sip.push(ev, &mut |sev| batch.push_sip(sev, input))
                 });
+                if frame.data.len() < frame.orig_len as usize {
+                    batch.mark_cut_sip(before, frame.number, frame.data);
+                }
             }
         }
         let offset = reader.offset();
@@ -250,9 +336,10 @@ fn run_file(
     mut reader: CaptureReader,
     job: &Job<'_>,
     sink: &mut dyn Sink,
+    listing: Listing,
     outcome: &mut Outcome,
 ) -> io::Result<()> {
-    let mut stage = SipStage::new(file, job, sink, outcome);
+    let mut stage = SipStage::new(file, job, sink, listing, outcome);
     let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
         let (full_tx, full_rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
@@ -272,10 +359,17 @@ fn run_file(
         for mut batch in full_rx {
             // Read in place (an event is a few hundred bytes: moving each
             // out of the batch was a copy per message).
+            stage.end.frames += batch.frames;
+            batch.frames = 0;
             for ev in &batch.events {
                 match ev {
                     Event::FirstTime(t) => stage.sink.first_time(*t),
-                    Event::Problem(p) => stage.problem(p),
+                    Event::Problem { problem, cut_sip } => stage.problem(problem, *cut_sip),
+                    Event::CutSipFrame { caplen } => {
+                        stage.end.cut_sip_frames += 1;
+                        stage.end.sip_frames += 1;
+                        stage.end.snaplen = stage.end.snaplen.max(*caplen);
+                    }
                     Event::Message {
                         frame,
                         time,
@@ -315,6 +409,11 @@ fn run_file(
         }
     });
     stage.finish();
+    if stage.error.is_none() {
+        let r = stage.sink.end_file(file, &stage.end);
+        stage.keep(r);
+    }
+    stage.outcome.sip_hidden |= stage.end.sip_hidden();
     match stage.error.take() {
         Some(e) => Err(e),
         None => Ok(()),
@@ -333,6 +432,11 @@ struct SipStage<'s, 'r> {
     since_expiry: u32,
     /// Reused for the instances one message settles.
     settled: Vec<InstanceReport>,
+    listing: Listing,
+    /// What the file held so far.
+    end: FileEnd,
+    /// The last frame a message was read from.
+    last_message_frame: Option<u64>,
 }
 
 impl<'s, 'r> SipStage<'s, 'r> {
@@ -340,6 +444,7 @@ impl<'s, 'r> SipStage<'s, 'r> {
         file: &'s str,
         job: &'s Job<'r>,
         sink: &'s mut dyn Sink,
+        listing: Listing,
         outcome: &'s mut Outcome,
     ) -> Self {
         let checker = match job {
@@ -356,6 +461,9 @@ impl<'s, 'r> SipStage<'s, 'r> {
             error: None,
             since_expiry: 0,
             settled: Vec::new(),
+            listing,
+            end: FileEnd::default(),
+            last_message_frame: None,
         }
     }
 
@@ -367,9 +475,25 @@ impl<'s, 'r> SipStage<'s, 'r> {
         }
     }
 
-    fn problem(&mut self, p: &Problem) {
+    /// Count a problem; list it while its kind is under the file's limit.
+    fn problem(&mut self, p: &Problem, cut_sip: bool) {
+        let k = p.kind.index();
         self.outcome.summary.errors += 1;
-        let r = self.sink.problem(self.file, p);
+        self.outcome.summary.errors_by_kind[k] += 1;
+        if cut_sip {
+            self.end.cut_sip_problems += 1;
+        }
+        let count = &mut self.end.problems[k];
+        count.total += 1;
+        if self.listing == Listing::Capped && count.listed >= LISTED_PER_KIND {
+            return;
+        }
+        count.listed += 1;
+        let r = if cut_sip {
+            self.sink.cut_sip_problem(self.file, p)
+        } else {
+            self.sink.problem(self.file, p)
+        };
         self.keep(r);
     }
 
@@ -385,11 +509,24 @@ impl<'s, 'r> SipStage<'s, 'r> {
             return;
         }
         self.outcome.summary.messages += 1;
+        self.end.messages += 1;
+        if self.last_message_frame != Some(frame) {
+            self.last_message_frame = Some(frame);
+            self.end.sip_frames += 1;
+        }
         match self.job {
             Job::Messages => {
                 let cseq = msg.cseq();
-                let summary = msg.summary();
-                let call_id = msg.header("call-id").map(|v| v.text());
+                // The Call-ID's bytes as written; a folded one (rare) as
+                // its unfolded text.
+                let call_id = msg.header("call-id").map(|v| {
+                    let raw = v.as_bytes();
+                    if memchr::memchr2(b'\r', b'\n', raw).is_none() {
+                        Cow::Borrowed(raw)
+                    } else {
+                        Cow::Owned(v.text().into_owned().into_bytes())
+                    }
+                });
                 let line = MessageLine {
                     frame,
                     time,
@@ -400,7 +537,7 @@ impl<'s, 'r> SipStage<'s, 'r> {
                     status: msg.status(),
                     cseq: cseq.as_ref().map(|c| (c.number, c.method)),
                     call_id: call_id.as_deref(),
-                    summary: &summary,
+                    start_line: msg.start_line(),
                 };
                 let r = self.sink.message(self.file, &line);
                 self.keep(r);
@@ -445,6 +582,7 @@ impl<'s, 'r> SipStage<'s, 'r> {
     fn emit(&mut self, r: InstanceReport) {
         let s = &mut self.outcome.summary;
         s.instances += 1;
+        self.end.instances += 1;
         match r.verdict {
             Verdict::Pass => s.pass += 1,
             Verdict::Fail => s.fail += 1,
@@ -469,7 +607,7 @@ impl<'s, 'r> SipStage<'s, 'r> {
             self.emit(r);
         }
         for p in &problems {
-            self.problem(p);
+            self.problem(p, false);
         }
     }
 }

@@ -12,6 +12,7 @@ use std::fmt;
 /// What kind of problem was met; its [`ProblemKind::as_str`] is the `kind`
 /// field of the JSON `error` line, so the strings never change meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum ProblemKind {
     /// The input ends in the middle of a record, block or packet.
     Truncated,
@@ -34,6 +35,39 @@ pub enum ProblemKind {
 }
 
 impl ProblemKind {
+    /// Every kind, in the order of [`ProblemKind::index`]: reports count
+    /// problems per kind in arrays.
+    pub const ALL: [ProblemKind; 8] = [
+        ProblemKind::Truncated,
+        ProblemKind::Corrupt,
+        ProblemKind::Unsupported,
+        ProblemKind::Fragment,
+        ProblemKind::TcpGap,
+        ProblemKind::MalformedSip,
+        ProblemKind::Overload,
+        ProblemKind::Unreadable,
+    ];
+
+    /// The kind's place in [`ProblemKind::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Whether a problem of this kind can hide SIP messages (bytes cut,
+    /// damaged, lost or dropped: frames cut short, damaged records, TCP
+    /// gaps, fragments that never completed, things dropped to stay
+    /// bounded), so that a capture in which no flow was found cannot be
+    /// judged (exit status 3). Not: `malformed-sip` (the message was seen,
+    /// and either read despite the flaw or shown not to be SIP), a link
+    /// type sipflow does not read (reported once, the rest of the file is
+    /// read) and a file that is not a capture (exit status 2).
+    pub fn can_hide_sip(self) -> bool {
+        !matches!(
+            self,
+            ProblemKind::MalformedSip | ProblemKind::Unsupported | ProblemKind::Unreadable
+        )
+    }
+
     /// The stable name used in reports.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -92,6 +126,18 @@ impl fmt::Display for Problem {
             (Some(n), _) => write!(f, "frame {n}: {}", self.message),
             (None, Some(o)) => write!(f, "byte offset {o}: {}", self.message),
             (None, None) => f.write_str(&self.message),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_at_its_index() {
+        for (i, k) in ProblemKind::ALL.iter().enumerate() {
+            assert_eq!(k.index(), i, "{}", k.as_str());
         }
     }
 }

@@ -244,8 +244,10 @@ fn fragment_flood_is_bounded_and_reported_and_the_rest_is_read() {
     }
     packets.push(udp(OPTIONS.as_bytes()));
     let p = write(&dir, "flood.pcap", &pcap(&packets, 65535));
+    // Every problem listed (by default the listing stops after 100 of a
+    // kind: tests/output_errors.rs).
     let child = Command::new(env!("CARGO_BIN_EXE_sipflow"))
-        .args(["messages", "--format", "json"])
+        .args(["messages", "--format", "json", "--all-errors"])
         .arg(&p)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -1,7 +1,8 @@
 //! `sipflow check` over every capture of the external corpus (other SIP
 //! stacks, other formats, damaged and hostile files): it never panics,
-//! writes only well-formed JSON lines with a final summary, and exits 0, 1
-//! or 2 (2 only for files it cannot read as captures).
+//! writes only well-formed JSON lines with a final summary, and exits 0, 1,
+//! 2 (only for files it cannot read as captures) or 3 (no flow found, and
+//! no readable SIP or input problems that may have hidden some).
 
 mod common;
 
@@ -27,7 +28,7 @@ fn check_reads_every_corpus_capture_without_panicking() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.contains("panicked"), "{}: {stderr}", f.display());
         let code = out.status.code().unwrap_or(-1);
-        assert!((0..=2).contains(&code), "{}: exit {code}", f.display());
+        assert!((0..=3).contains(&code), "{}: exit {code}", f.display());
         let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(|l| {
@@ -39,10 +40,33 @@ fn check_reads_every_corpus_capture_without_panicking() {
             .last()
             .unwrap_or_else(|| panic!("{}: no output", f.display()));
         assert_eq!(summary["type"], "summary", "{}", f.display());
+        // Every problem counted per kind; at most 100 of a kind listed.
+        let by_kind = summary["errors_by_kind"].as_object().unwrap();
+        let total: u64 = by_kind.values().map(|v| v.as_u64().unwrap()).sum();
+        assert_eq!(summary["errors"].as_u64(), Some(total), "{}", f.display());
+        for (kind, n) in by_kind {
+            let listed = lines
+                .iter()
+                .filter(|v| v["type"] == "error" && v["kind"] == kind.as_str())
+                .count() as u64;
+            assert_eq!(
+                listed,
+                n.as_u64().unwrap().min(100),
+                "{}: {kind}",
+                f.display()
+            );
+        }
         let errors = lines.iter().filter(|v| v["type"] == "error").count() as u64;
-        assert_eq!(summary["errors"].as_u64(), Some(errors), "{}", f.display());
         if code == 2 {
             assert!(errors > 0, "{}: exit 2 without an error line", f.display());
+        }
+        if code == 3 {
+            assert_eq!(summary["instances"], 0, "{}", f.display());
+            assert!(
+                summary["messages"] == 0 || errors > 0,
+                "{}: exit 3 with readable SIP and no problem",
+                f.display()
+            );
         }
     }
 }

@@ -5,10 +5,10 @@ use std::io::{self, Write};
 
 use std::net::SocketAddr;
 
-use super::{MessageLine, Sink, Summary, epoch_seconds};
+use super::{MessageLine, Sink, Summary, epoch_seconds, escape};
 use crate::capture::Timestamp;
 use crate::check::InstanceReport;
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemKind};
 
 /// Writes the contract's JSON lines to any writer.
 pub struct JsonSink<W: Write> {
@@ -32,29 +32,10 @@ impl<W: Write> JsonSink<W> {
     }
 }
 
-/// Append `s` as a JSON string literal.
-pub fn push_str(out: &mut String, s: &str) {
-    out.push('"');
-    // Fast path: nothing to escape (the common case for SIP values).
-    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-        out.push_str(s);
-        out.push('"');
-        return;
-    }
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+/// Append `s` as a JSON string literal (the one escaper of every sink:
+/// [`escape::json_str`]).
+fn push_str(out: &mut String, s: &str) {
+    escape::json_str(out, s);
 }
 
 fn push_opt_str(out: &mut String, s: Option<&str>) {
@@ -140,7 +121,10 @@ impl<W: Write> Sink for JsonSink<W> {
             None => l.push_str("null"),
         }
         l.push_str(",\"call_id\":");
-        push_opt_str(l, m.call_id);
+        match m.call_id {
+            Some(b) => escape::json_bytes(l, b),
+            None => l.push_str("null"),
+        }
         l.push('}');
         self.flush_line()
     }
@@ -248,9 +232,21 @@ impl<W: Write> Sink for JsonSink<W> {
     fn end(&mut self, s: &Summary) -> io::Result<()> {
         let _ = write!(
             self.line,
-            "{{\"type\":\"summary\",\"files\":{},\"messages\":{},\"instances\":{},\"pass\":{},\"fail\":{},\"partial\":{},\"errors\":{}}}",
+            "{{\"type\":\"summary\",\"files\":{},\"messages\":{},\"instances\":{},\"pass\":{},\"fail\":{},\"partial\":{},\"errors\":{},\"errors_by_kind\":{{",
             s.files, s.messages, s.instances, s.pass, s.fail, s.partial, s.errors
         );
+        let mut first = true;
+        for kind in ProblemKind::ALL {
+            let n = s.errors_by_kind[kind.index()];
+            if n > 0 {
+                if !first {
+                    self.line.push(',');
+                }
+                first = false;
+                let _ = write!(self.line, "\"{}\":{n}", kind.as_str());
+            }
+        }
+        self.line.push_str("}}");
         self.flush_line()?;
         self.out.flush()
     }
@@ -348,12 +344,5 @@ mod tests {
             s,
             "0 18446744073709551615 1700000000.000001000 10.0.0.255:5060 [2001:db8::1]:5061"
         );
-    }
-
-    #[test]
-    fn strings_are_escaped() {
-        let mut s = String::new();
-        push_str(&mut s, "a\"b\\c\nd\u{1}é");
-        assert_eq!(s, "\"a\\\"b\\\\c\\nd\\u0001é\"");
     }
 }
