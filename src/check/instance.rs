@@ -408,7 +408,15 @@ impl Instance {
         } else {
             1
         };
+        // A copy a proxy forwarded of a message the instance holds goes on
+        // that message's journey: only a step of its transaction group
+        // can take it (the REFER a core forwards to part-b is not part-b's
+        // own REFER, though it is also addressed to the session).
+        let journey = self.forwarded_group(rule, msg);
         for idx in first..rule.steps.len() {
+            if journey.is_some_and(|g| rule.txn_group[idx] != g) {
+                continue;
+            }
             if let Some(r) = rule.repeat.as_ref().filter(|_| in_block(rule, idx)) {
                 for i in 0..self.iterations.len() {
                     // A participant's block starts in its own dialog.
@@ -454,6 +462,17 @@ impl Instance {
             }
         }
         self.probe_hop(rule, msg)
+    }
+
+    /// The transaction group of the step whose message `msg` forwards one
+    /// hop on, if any.
+    fn forwarded_group(&self, rule: &Rule, msg: &Msg<'_>) -> Option<StepIdx> {
+        let outer = self.seen.iter();
+        let inner = self.iterations.iter().flat_map(|it| it.seen.iter());
+        outer
+            .chain(inner)
+            .find(|(_, s)| s.forwarded_as(msg))
+            .map(|(idx, _)| rule.txn_group[*idx])
     }
 
     /// Is `msg` the next hop of a message the instance holds?
@@ -762,7 +781,7 @@ impl Instance {
                 }
             )
         });
-        let mut seen = Seen::of(msg, wrong, names_dialog);
+        let mut seen = Seen::of(msg, wrong, names_dialog || msg.method.is_some());
         seen.arrived = arrived;
         seen.late = self.overdue_at.map(|d| msg.time.as_nanos() - d);
         Some(Accept {
@@ -826,7 +845,25 @@ impl Instance {
                     return None;
                 }
             }
-            let next = unseen.relation?;
+            let Some(next) = unseen.relation else {
+                // The chain starts at an unseen step tied by content (a
+                // link the capture lacks): the same request forwarded on
+                // is tied by that step's own `match`es.
+                let roles = self.role_ips(rule, iter);
+                let env = Env {
+                    vars: &self.vars,
+                    roles: &roles,
+                    trace,
+                };
+                let tied = matches!(rel, Relation::SameTransaction(_))
+                    && idx == rel.target()
+                    && !unseen.matches.is_empty()
+                    && unseen
+                        .matches
+                        .iter()
+                        .all(|c| eval_cond(msg, &c.kind, &env) != Truth::False);
+                return tied.then_some(2);
+            };
             if matches!(next, Relation::InDialog(_)) {
                 strict = false;
             }

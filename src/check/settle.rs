@@ -116,7 +116,7 @@ impl Instance {
             last_number = number;
             let participant = match e.iter {
                 Some(i) => Some(self.iterations[i].participant.clone()),
-                None => self.dialog_participant(rule, e.idx),
+                None => self.dialog_participant(rule, trace, e.idx),
             };
             let (status, frame, time, detail) = match e.seen {
                 Some(s) if s.arrived => {
@@ -183,7 +183,7 @@ impl Instance {
                     let from = self.slot(rule, step.from, e.iter).addrs();
                     let to = self.slot(rule, step.to, e.iter).addrs();
                     let known = known_for(e.iter);
-                    let covered = if step.path {
+                    let covered = if step.path && !(from.is_empty() && to.is_empty()) {
                         // A path may leave its sender on any link: covered
                         // when the capture holds the sender's SIP at all.
                         from.iter()
@@ -317,11 +317,9 @@ impl Instance {
     /// For a step outside the per-participant block that is tied to one
     /// participant's dialog (`dialog-of $v with ROLE`, directly or along
     /// its relations): that participant (the dialog's remote target).
-    fn dialog_participant(&self, rule: &Rule, idx: StepIdx) -> Option<String> {
-        let mut cur = idx;
-        for _ in 0..rule.steps.len() {
-            let step = &rule.steps[cur];
-            let names = step.matches.iter().any(|c| {
+    fn dialog_participant(&self, rule: &Rule, trace: &Tracker, idx: StepIdx) -> Option<String> {
+        let names = |i: StepIdx| {
+            rule.steps[i].matches.iter().any(|c| {
                 matches!(
                     c.kind,
                     CondKind::DialogOf {
@@ -329,14 +327,41 @@ impl Instance {
                         ..
                     }
                 )
-            });
-            if names {
-                return self
+            })
+        };
+        let mut cur = idx;
+        for _ in 0..rule.steps.len() {
+            if names(cur) {
+                // Any request of that transaction seen carries the
+                // dialog's remote target (the root itself may be on a link
+                // the capture lacks).
+                let group = rule.txn_group[cur];
+                let seen = self
                     .seen
-                    .get(cur)
-                    .and_then(|s| s.request_uri.as_deref().map(str::to_string));
+                    .iter()
+                    .filter(|(i, _)| rule.txn_group[*i] == group)
+                    .find_map(|(_, s)| s.request_uri.as_deref().map(str::to_string));
+                // Nothing of it seen: the dialog the session's setup shows
+                // with that participant, if the capture holds it.
+                return seen.or_else(|| {
+                    rule.steps[cur].matches.iter().find_map(|c| match c.kind {
+                        CondKind::DialogOf {
+                            var,
+                            peer: Some((role, false)),
+                        } => {
+                            let focus = self.vars.get(var)?.as_deref()?;
+                            let node = self.slots[role].addr()?.ip();
+                            trace
+                                .focus_dialogs(focus)
+                                .iter()
+                                .find(|d| d.nodes.contains(&node))
+                                .map(|d| d.participant.to_string())
+                        }
+                        _ => None,
+                    })
+                });
             }
-            cur = step.relation?.target();
+            cur = rule.steps[cur].relation?.target();
         }
         None
     }

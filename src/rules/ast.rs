@@ -59,6 +59,11 @@ pub struct Rule {
     /// For a rule with `either ... or ... end` blocks: the branches this
     /// variant takes (`"caller hangs up / challenged"`).
     pub branch: Option<String>,
+    /// Per step, its transaction group: steps tied by `same-transaction`
+    /// and `response-to` (one request's hops and their responses' hops)
+    /// share one. A copy of a message that a proxy forwarded can only be a
+    /// step of the group of the step that holds the message.
+    pub txn_group: Vec<StepIdx>,
     /// The rule's other variants (one per combination of branches), each
     /// a complete rule; the matcher runs them as alternatives of one
     /// another and reports the one the traffic took.

@@ -785,6 +785,25 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
         }
         Some(ctx)
     });
+    // Transaction groups: union of steps by their `same-transaction` and
+    // `response-to` relations.
+    let mut txn_group: Vec<StepIdx> = (0..steps.len()).collect();
+    fn root(g: &mut [StepIdx], mut i: StepIdx) -> StepIdx {
+        while g[i] != i {
+            g[i] = g[g[i]];
+            i = g[i];
+        }
+        i
+    }
+    for (i, step) in steps.iter().enumerate() {
+        if let Some(Relation::SameTransaction(t) | Relation::ResponseTo(t)) = step.relation {
+            let (a, b) = (root(&mut txn_group, i), root(&mut txn_group, t));
+            txn_group[a] = b;
+        }
+    }
+    for i in 0..txn_group.len() {
+        txn_group[i] = root(&mut txn_group, i);
+    }
     Some(Rule {
         id,
         title: syn.title.unwrap_or_default(),
@@ -796,6 +815,7 @@ fn resolve(cx: &mut Ctx<'_>, syn: SyntaxFile, file: &str, text: &str) -> Option<
         session_var,
         context,
         branch: None,
+        txn_group,
         variants: Vec::new(),
         timeout,
         steps,
