@@ -46,9 +46,15 @@ pub fn eval_path<'a>(msg: &Msg<'a>, path: &Path) -> Option<Cow<'a, str>> {
                 if is_uri {
                     value
                 } else {
-                    let uri = uri_of(&value)?;
                     is_uri = true;
-                    Cow::Owned(uri)
+                    match value {
+                        // Borrowed from the message: the URI is a slice of
+                        // it (no allocation on the hot path).
+                        Cow::Borrowed(v) => {
+                            Cow::Borrowed(NameAddr::parse(v.as_bytes())?.uri_str()?)
+                        }
+                        Cow::Owned(v) => Cow::Owned(uri_of(&v)?),
+                    }
                 }
             }
             Accessor::Value => {

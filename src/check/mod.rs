@@ -490,7 +490,7 @@ impl<'r> Checker<'r> {
         }
         let mut wanted = std::mem::take(&mut self.keys);
         wanted.clear();
-        wanted_keys(inst, rule, &mut self.paths, &mut wanted);
+        wanted_keys(inst, rule, trace, &mut self.paths, &mut wanted);
         for &k in &wanted {
             if !inst.keys.contains(&k) {
                 inst.keys.push(k);
@@ -595,7 +595,13 @@ fn entry_steps(rule: &Rule) -> Vec<(usize, usize)> {
 }
 
 /// The index keys under which an instance's pending steps can be found.
-fn wanted_keys(inst: &Instance, rule: &Rule, paths: &mut index::ValuePaths, keys: &mut Vec<Key>) {
+fn wanted_keys(
+    inst: &Instance,
+    rule: &Rule,
+    trace: &Tracker,
+    paths: &mut index::ValuePaths,
+    keys: &mut Vec<Key>,
+) {
     use crate::rules::ast::{CondKind, Op, Operand};
     keys.push(Key::CallId(inst.trigger_call_key));
     // Steps tied by a relation, next hops and retransmissions carry a
@@ -628,18 +634,17 @@ fn wanted_keys(inst: &Instance, rule: &Rule, paths: &mut index::ValuePaths, keys
                     }
                 }
                 CondKind::DialogOf { var, .. } => {
-                    if inst.from_setup {
-                        keys.extend(
-                            inst.iterations
-                                .iter()
-                                .filter_map(|it| it.call_id)
-                                .map(Key::CallId),
-                        );
+                    let Some(Some(focus)) = inst.vars.get(*var) else {
+                        continue;
+                    };
+                    let dialogs = trace.focus_dialogs(focus);
+                    if !dialogs.is_empty() {
+                        // The capture holds the session's setup: its
+                        // dialogs are known by Call-ID.
+                        keys.extend(dialogs.iter().map(|d| Key::CallId(d.call_id)));
                         found = true;
-                    }
-                    if let Some(Some(focus)) = inst.vars.get(*var) {
-                        // Without the setup (or for a dialog the setup did
-                        // not show): the conference named in From or To.
+                    } else {
+                        // Without it: the conference named in From or To.
                         for p in index::from_to_uri() {
                             if let Some(id) = paths.find(kind, &p) {
                                 keys.push(Key::Value {
