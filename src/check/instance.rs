@@ -372,10 +372,14 @@ impl Instance {
 
     /// Every Call-ID the instance has seen (a message forwarding one of
     /// its messages on carries one of them).
-    pub(super) fn all_call_ids(&self, out: &mut Vec<u64>) {
-        out.extend(self.seen.iter().map(|(_, s)| s.call_key));
+    pub(super) fn all_call_ids(&self, out: &mut dyn FnMut(u64)) {
+        for (_, s) in self.seen.iter() {
+            out(s.call_key);
+        }
         for it in &self.iterations {
-            out.extend(it.seen.iter().map(|(_, s)| s.call_key));
+            for (_, s) in it.seen.iter() {
+                out(s.call_key);
+            }
         }
     }
 

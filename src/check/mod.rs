@@ -605,12 +605,14 @@ fn wanted_keys(
     use crate::rules::ast::{CondKind, Op, Operand};
     keys.push(Key::CallId(inst.trigger_call_key));
     // Steps tied by a relation, next hops and retransmissions carry a
-    // Call-ID the instance has seen.
-    let mut calls = Vec::new();
-    inst.all_call_ids(&mut calls);
-    calls.sort_unstable();
-    calls.dedup();
-    keys.extend(calls.into_iter().map(Key::CallId));
+    // Call-ID the instance has seen (duplicates are dropped on insertion).
+    let before = keys.len();
+    inst.all_call_ids(&mut |c| {
+        let k = Key::CallId(c);
+        if !keys[before..].contains(&k) {
+            keys.push(k);
+        }
+    });
     for (idx, step) in rule.steps.iter().enumerate() {
         if step.relation.is_some() || idx == 0 || !inst.pending(rule, idx) {
             continue;

@@ -27,6 +27,67 @@ pub(super) fn second_branch<'a>(msg: &Msg<'a>) -> Option<&'a str> {
     msg.sip.vias().nth(1).and_then(|v| v.branch())
 }
 
+/// The correlation texts of a seen message, in one allocation (a seen step
+/// costs one allocation, not six): the Call-ID, the CSeq method, the top
+/// and second Via branches, the From tag and the Request-URI.
+#[derive(Debug, Clone)]
+struct Texts {
+    buf: Box<[u8]>,
+    /// Where each field ends in `buf` (it starts where the one before ends).
+    ends: [u32; FIELDS],
+    /// Which fields are present.
+    present: u8,
+}
+
+const FIELDS: usize = 6;
+const CALL: usize = 0;
+const METHOD: usize = 1;
+const BRANCH: usize = 2;
+const VIA2: usize = 3;
+const FROM_TAG: usize = 4;
+const RURI: usize = 5;
+
+impl Texts {
+    fn new(fields: [Option<&[u8]>; FIELDS]) -> Texts {
+        let len: usize = fields.iter().flatten().map(|f| f.len()).sum();
+        let mut buf = Vec::with_capacity(len);
+        let mut ends = [0u32; FIELDS];
+        let mut present = 0u8;
+        for (i, f) in fields.iter().enumerate() {
+            if let Some(f) = f {
+                buf.extend_from_slice(f);
+                present |= 1 << i;
+            }
+            ends[i] = buf.len() as u32;
+        }
+        Texts {
+            buf: buf.into_boxed_slice(),
+            ends,
+            present,
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        if self.present & (1 << i) == 0 {
+            return None;
+        }
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.buf.get(start..self.ends[i] as usize)
+    }
+
+    fn fields(&self) -> [Option<&[u8]>; FIELDS] {
+        std::array::from_fn(|i| self.get(i))
+    }
+
+    /// The same texts with the two branches replaced.
+    fn with_branches(&self, branch: Option<&[u8]>, via2: Option<&[u8]>) -> Texts {
+        let mut f = self.fields();
+        f[BRANCH] = branch;
+        f[VIA2] = via2;
+        Texts::new(f)
+    }
+}
+
 /// A message seen as a step.
 #[derive(Debug, Clone)]
 pub(super) struct Seen {
@@ -43,15 +104,9 @@ pub(super) struct Seen {
     /// next forwarding is still recognised.
     tail: Option<(Hop, Option<Box<str>>, Option<Box<str>>)>,
     pub call_key: u64,
-    call_id: Box<[u8]>,
     pub cseq: u32,
-    cseq_method: Box<str>,
-    branch: Option<Box<str>>,
-    via2: Option<Box<str>>,
-    from_tag: Option<Box<str>>,
+    texts: Texts,
     pub status: Option<u16>,
-    /// The Request-URI, kept for steps that name a participant's dialog.
-    pub request_uri: Option<Box<str>>,
     /// Why the message, though it is this step, has the wrong content.
     pub wrong: Option<String>,
     /// Seen after the instance's time limit ran out: by how much (ns).
@@ -67,18 +122,20 @@ impl Seen {
             arrived: true,
             tail: None,
             call_key: msg.call_key,
-            call_id: msg.sip.call_id_bytes().unwrap_or_default().into(),
             cseq: msg.cseq,
-            cseq_method: msg.cseq_method.into(),
-            branch: msg.top_branch().map(Into::into),
-            via2: second_branch(msg).map(Into::into),
-            from_tag: msg.from_tag().map(Into::into),
+            texts: Texts::new([
+                Some(msg.sip.call_id_bytes().unwrap_or_default()),
+                Some(msg.cseq_method.as_bytes()),
+                msg.top_branch().map(str::as_bytes),
+                second_branch(msg).map(str::as_bytes),
+                msg.from_tag().map(str::as_bytes),
+                if keep_uri {
+                    msg.sip.request_uri_str().map(str::as_bytes)
+                } else {
+                    None
+                },
+            ]),
             status: msg.status,
-            request_uri: if keep_uri {
-                msg.sip.request_uri_str().map(Into::into)
-            } else {
-                None
-            },
             wrong,
             late: None,
         }
@@ -87,18 +144,20 @@ impl Seen {
     /// The same Call-ID, by fingerprint and then by bytes.
     pub fn same_call(&self, msg: &Msg<'_>) -> bool {
         self.call_key == msg.call_key
-            && msg.sip.call_id_bytes().unwrap_or_default() == &*self.call_id
+            && Some(msg.sip.call_id_bytes().unwrap_or_default()) == self.texts.get(CALL)
     }
 
     /// The same Call-ID and CSeq (number and method).
     pub fn same_cseq(&self, msg: &Msg<'_>) -> bool {
-        self.cseq == msg.cseq && *self.cseq_method == *msg.cseq_method && self.same_call(msg)
+        self.cseq == msg.cseq
+            && self.texts.get(METHOD) == Some(msg.cseq_method.as_bytes())
+            && self.same_call(msg)
     }
 
     /// Does `msg` carry this step's top Via branch (a response to it)?
     pub fn answered_by(&self, msg: &Msg<'_>) -> bool {
-        match (msg.top_branch(), self.branch.as_deref()) {
-            (Some(a), Some(b)) => a == b,
+        match (msg.top_branch(), self.texts.get(BRANCH)) {
+            (Some(a), Some(b)) => a.as_bytes() == b,
             _ => true,
         }
     }
@@ -107,8 +166,11 @@ impl Seen {
     /// agree with this message's From tag.
     pub fn same_dialog(&self, msg: &Msg<'_>) -> bool {
         self.same_call(msg)
-            && match self.from_tag.as_deref() {
-                Some(tag) => msg.to_tag() == Some(tag) || msg.from_tag() == Some(tag),
+            && match self.texts.get(FROM_TAG) {
+                Some(tag) => {
+                    msg.to_tag().map(str::as_bytes) == Some(tag)
+                        || msg.from_tag().map(str::as_bytes) == Some(tag)
+                }
                 None => true,
             }
     }
@@ -116,8 +178,8 @@ impl Seen {
     /// Is `msg` this message again on one of its hops (a retransmission)?
     pub fn again(&self, msg: &Msg<'_>) -> bool {
         let on_hop = |h: &Hop| h.src.ip() == msg.src.ip() && h.dst.ip() == msg.dst.ip();
-        let named = on_hop(&self.hop)
-            && msg.top_branch().map(str::as_bytes) == self.branch.as_deref().map(str::as_bytes);
+        let named =
+            on_hop(&self.hop) && msg.top_branch().map(str::as_bytes) == self.texts.get(BRANCH);
         (named || self.hops.iter().any(on_hop) || self.tail.as_ref().is_some_and(|t| on_hop(&t.0)))
             && self.status == msg.status
             && self.same_cseq(msg)
@@ -129,8 +191,12 @@ impl Seen {
     /// popped?
     pub fn forwarded_as(&self, msg: &Msg<'_>) -> bool {
         let (last, branch, via2) = match &self.tail {
-            Some((h, b, v)) => (h, b.as_deref(), v.as_deref()),
-            None => (&self.hop, self.branch.as_deref(), self.via2.as_deref()),
+            Some((h, b, v)) => (
+                h,
+                b.as_deref().map(str::as_bytes),
+                v.as_deref().map(str::as_bytes),
+            ),
+            None => (&self.hop, self.texts.get(BRANCH), self.texts.get(VIA2)),
         };
         if msg.src.ip() != last.dst.ip() || msg.status != self.status || !self.same_cseq(msg) {
             return false;
@@ -140,7 +206,7 @@ impl Seen {
         } else {
             (second_branch(msg), branch)
         };
-        matches!(linked, (Some(a), Some(b)) if a == b)
+        matches!(linked, (Some(a), Some(b)) if a.as_bytes() == b)
     }
 
     /// The step names the next hop of the same message (a path going on,
@@ -152,8 +218,10 @@ impl Seen {
             self.hops.push(h);
         }
         self.hop = hop_of(msg);
-        self.branch = msg.top_branch().map(Into::into);
-        self.via2 = second_branch(msg).map(Into::into);
+        self.texts = self.texts.with_branches(
+            msg.top_branch().map(str::as_bytes),
+            second_branch(msg).map(str::as_bytes),
+        );
     }
 
     /// A hop inside a proxy chain after the hop the step names: shown
@@ -167,6 +235,11 @@ impl Seen {
             msg.top_branch().map(Into::into),
             second_branch(msg).map(Into::into),
         ));
+    }
+
+    /// The Request-URI, kept for requests.
+    pub fn request_uri(&self) -> Option<&str> {
+        std::str::from_utf8(self.texts.get(RURI)?).ok()
     }
 
     /// Every hop of the step, in frame order.

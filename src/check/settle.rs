@@ -340,7 +340,7 @@ impl Instance {
                     .seen
                     .iter()
                     .filter(|(i, _)| rule.txn_group[*i] == group)
-                    .find_map(|(_, s)| s.request_uri.as_deref().map(str::to_string));
+                    .find_map(|(_, s)| s.request_uri().map(str::to_string));
                 // Nothing of it seen: the dialog the session's setup shows
                 // with that participant, if the capture holds it.
                 return seen.or_else(|| {
