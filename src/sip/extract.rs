@@ -126,21 +126,7 @@ fn anomaly_problem(msg: &Message<'_>, frame: u64, reported: Anomalies) -> Option
 /// The payload's first line (after line breaks), at most 120 bytes, with
 /// non-printable bytes escaped: enough for a person to recognise it.
 fn first_line(data: &[u8]) -> String {
-    let start = data
-        .iter()
-        .position(|&c| c != b'\r' && c != b'\n')
-        .unwrap_or(data.len());
-    let rest = &data[start..];
-    let end = rest
-        .iter()
-        .position(|&c| c == b'\r' || c == b'\n')
-        .unwrap_or(rest.len());
-    let line = &rest[..end.min(120)];
-    let mut text = line.escape_ascii().to_string();
-    if end > 120 {
-        text.push_str("...");
-    }
-    text
+    super::detect::quote_line(data, 120)
 }
 
 impl Extractor {

@@ -1,0 +1,287 @@
+//! Silent losses on the reading side, end to end on crafted captures: a
+//! message that sipflow cannot read is never dropped without an `error`
+//! line naming its frame and why (over-long start lines and header
+//! sections, too many headers, junk before a message, absurd
+//! Content-Length values over TCP and UDP, NUL bytes before a datagram's
+//! start line).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use etherparse::PacketBuilder;
+use serde_json::Value;
+
+struct Run {
+    messages: Vec<Value>,
+    errors: Vec<Value>,
+    summary: Value,
+    code: i32,
+    stderr: String,
+}
+
+fn run(path: &Path) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_sipflow"))
+        .args(["messages", "--format", "json"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let mut r = Run {
+        messages: Vec::new(),
+        errors: Vec::new(),
+        summary: Value::Null,
+        code: out.status.code().unwrap_or(-1),
+        stderr,
+    };
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let v: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}"));
+        match v["type"].as_str() {
+            Some("message") => r.messages.push(v),
+            Some("error") => r.errors.push(v),
+            Some("summary") => r.summary = v,
+            _ => panic!("unexpected line {v}"),
+        }
+    }
+    r
+}
+
+/// A classic pcap (microseconds, Ethernet) of the given packets.
+fn pcap(packets: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&0i32.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&262_144u32.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    for (i, p) in packets.iter().enumerate() {
+        out.extend_from_slice(&(1_700_000_000u32 + i as u32 / 1000).to_le_bytes());
+        out.extend_from_slice(&((i as u32 % 1000) * 1000).to_le_bytes());
+        out.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        out.extend_from_slice(p);
+    }
+    out
+}
+
+fn udp(payload: &[u8]) -> Vec<u8> {
+    let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+        .udp(5060, 5060);
+    let mut out = Vec::new();
+    b.write(&mut out, payload).unwrap();
+    out
+}
+
+/// One direction of a TCP connection 10.0.0.1:40000 -> 10.0.0.2:5060:
+/// the handshake, then `payloads` as consecutive segments.
+fn tcp(payloads: &[&[u8]]) -> Vec<Vec<u8>> {
+    let seg = |seq: u32, syn: bool, payload: &[u8]| {
+        let mut b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(40000, 5060, seq, 65535);
+        b = if syn { b.syn() } else { b.ack(1).psh() };
+        let mut out = Vec::new();
+        b.write(&mut out, payload).unwrap();
+        out
+    };
+    let mut seq = 1000u32;
+    let mut out = vec![seg(seq, true, &[])];
+    seq += 1;
+    for p in payloads {
+        out.push(seg(seq, false, p));
+        seq = seq.wrapping_add(p.len() as u32);
+    }
+    out
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.path().join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+/// An OPTIONS request with the given request URI and extra header lines.
+fn options(uri: &str, extra: &str, call_id: &str) -> String {
+    format!(
+        "OPTIONS {uri} SIP/2.0\r\nVia: SIP/2.0/TCP 10.0.0.1;branch=z9hG4bK{call_id}\r\n\
+         From: <sip:a@10.0.0.1>;tag=1\r\nTo: <sip:b@10.0.0.2>\r\nCall-ID: {call_id}\r\n\
+         CSeq: 1 OPTIONS\r\n{extra}Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// Asserts every error names the file and a frame, and the summary counts
+/// them.
+fn errors_well_formed(r: &Run, file: &Path) {
+    for e in &r.errors {
+        assert_eq!(e["file"], file.to_str().unwrap(), "{e}");
+        assert!(e["frame"].is_u64(), "{e}");
+    }
+    assert_eq!(r.summary["errors"].as_u64(), Some(r.errors.len() as u64));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+fn error_texts(r: &Run) -> Vec<(u64, String, String)> {
+    r.errors
+        .iter()
+        .map(|e| {
+            (
+                e["frame"].as_u64().unwrap_or(0),
+                e["kind"].as_str().unwrap_or("").to_string(),
+                e["message"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Cuts `bytes` into segments of `size` bytes, as a sender with that MSS.
+fn segments(bytes: &[u8], size: usize) -> Vec<&[u8]> {
+    bytes.chunks(size).collect()
+}
+
+#[test]
+fn a_long_request_line_split_over_tcp_segments_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let long_uri = format!("sip:{}@10.0.0.2", "a".repeat(20_000));
+    let big = options(&long_uri, "", "long-1");
+    let after = options("sip:b@10.0.0.2", "", "after-1");
+    let mut parts = segments(big.as_bytes(), 1400);
+    parts.push(after.as_bytes());
+    let file = write(&dir, "long-line.pcap", &pcap(&tcp(&parts)));
+    let r = run(&file);
+    errors_well_formed(&r, &file);
+    let errs = error_texts(&r);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    let (frame, kind, text) = &errs[0];
+    assert_eq!(kind, "overload");
+    assert!(
+        text.contains("start line")
+            && text.contains("16384 bytes")
+            && text.contains("OPTIONS sip:aaa"),
+        "{text}"
+    );
+    // Reported in the segment that took the buffered line over the limit:
+    // 16384 / 1400 -> the 12th segment, frame 13 (frame 1 is the SYN).
+    assert_eq!(*frame, 13);
+    // The message after it is still read.
+    assert_eq!(r.messages.len(), 1, "{:?}", r.messages);
+    assert_eq!(r.messages[0]["call_id"], "after-1");
+}
+
+#[test]
+fn a_long_start_line_met_while_resynchronising_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let long_uri = format!("sip:{}@10.0.0.2", "b".repeat(20_000));
+    let big = options(&long_uri, "", "long-2");
+    let after = options("sip:b@10.0.0.2", "", "after-2");
+    // The stream begins with the tail of a message (joined mid-stream):
+    // the framer is resynchronising when the long line comes.
+    let joined = format!("a=rtpmap:0 PCMU/8000\r\n{big}");
+    let mut parts = segments(joined.as_bytes(), 1400);
+    parts.push(after.as_bytes());
+    let file = write(&dir, "long-resync.pcap", &pcap(&tcp(&parts)));
+    let r = run(&file);
+    errors_well_formed(&r, &file);
+    let errs = error_texts(&r);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].1, "overload");
+    assert!(errs[0].2.contains("16384 bytes"), "{}", errs[0].2);
+    assert_eq!(r.messages.len(), 1);
+    assert_eq!(r.messages[0]["call_id"], "after-2");
+}
+
+#[test]
+fn an_oversized_header_section_over_tcp_is_reported_with_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    // 1.2 MiB of header lines: over the 1 MiB limit on one message.
+    let mut extra = String::new();
+    let mut i = 0;
+    while extra.len() < 1_200_000 {
+        extra.push_str(&format!("X-Filler-{i}: {}\r\n", "f".repeat(200)));
+        i += 1;
+    }
+    let big = options("sip:b@10.0.0.2", &extra, "huge-head");
+    let after = options("sip:b@10.0.0.2", "", "after-3");
+    let mut parts = segments(big.as_bytes(), 60_000);
+    parts.push(after.as_bytes());
+    let file = write(&dir, "huge-head.pcap", &pcap(&tcp(&parts)));
+    let r = run(&file);
+    errors_well_formed(&r, &file);
+    let errs = error_texts(&r);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].1, "overload");
+    assert!(
+        errs[0].2.contains("1048576 bytes") && errs[0].2.contains("OPTIONS sip:b@10.0.0.2"),
+        "{}",
+        errs[0].2
+    );
+    assert_eq!(r.messages.len(), 1);
+    assert_eq!(r.messages[0]["call_id"], "after-3");
+}
+
+#[test]
+fn many_header_lines_are_read_whole() {
+    // No limit on the number of header lines: only on the bytes of a
+    // message. 20,000 header lines over TCP and 2,000 in a datagram.
+    let dir = tempfile::tempdir().unwrap();
+    let lines = |n: usize| (0..n).map(|i| format!("X-H{i}: v\r\n")).collect::<String>();
+    let tcp_msg = options("sip:b@10.0.0.2", &lines(20_000), "many-tcp");
+    let udp_msg = options("sip:b@10.0.0.2", &lines(2_000), "many-udp");
+    let mut packets = tcp(&segments(tcp_msg.as_bytes(), 1400));
+    packets.push(udp(udp_msg.as_bytes()));
+    let file = write(&dir, "many.pcap", &pcap(&packets));
+    let r = run(&file);
+    errors_well_formed(&r, &file);
+    assert!(r.errors.is_empty(), "{:?}", error_texts(&r));
+    let ids: Vec<_> = r.messages.iter().map(|m| m["call_id"].clone()).collect();
+    assert_eq!(ids, ["many-tcp", "many-udp"]);
+}
+
+#[test]
+fn a_message_hidden_at_the_start_of_a_tcp_stream_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = options("sip:b@10.0.0.2", "", "hidden-1");
+    let bad = options("sip:b@10.0.0.2", "", "bad-1").replacen("OPTIONS ", "OPTIONS  ", 1);
+    let after = options("sip:b@10.0.0.2", "", "after-4");
+    // NUL bytes before the first message; then a start line with two
+    // spaces: neither is read (as tshark), both are reported.
+    let nul = [&[0u8; 4][..], first.as_bytes()].concat();
+    let file = write(&dir, "hidden.pcap", &pcap(&tcp(&[&nul, after.as_bytes()])));
+    let r = run(&file);
+    errors_well_formed(&r, &file);
+    let errs = error_texts(&r);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].0, 2);
+    assert!(
+        errs[0].2.contains("4 NUL bytes before a SIP start line")
+            && errs[0].2.contains("as Wireshark does")
+            && errs[0]
+                .2
+                .contains("\\x00\\x00\\x00\\x00OPTIONS sip:b@10.0.0.2 SIP/2.0"),
+        "{}",
+        errs[0].2
+    );
+    assert_eq!(r.messages.len(), 1);
+    assert_eq!(r.messages[0]["call_id"], "after-4");
+
+    let file = write(
+        &dir,
+        "bad.pcap",
+        &pcap(&tcp(&[bad.as_bytes(), after.as_bytes()])),
+    );
+    let r = run(&file);
+    errors_well_formed(&r, &file);
+    let errs = error_texts(&r);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!((errs[0].0, errs[0].1.as_str()), (2, "malformed-sip"));
+    assert!(
+        errs[0].2.contains("malformed SIP start line") && errs[0].2.contains("single spaces"),
+        "{}",
+        errs[0].2
+    );
+    assert_eq!(r.messages.len(), 1);
+    assert_eq!(r.messages[0]["call_id"], "after-4");
+}
