@@ -285,3 +285,46 @@ fn a_message_hidden_at_the_start_of_a_tcp_stream_is_reported() {
     assert_eq!(r.messages.len(), 1);
     assert_eq!(r.messages[0]["call_id"], "after-4");
 }
+
+/// tshark 4.0 (`tshark -Y sip`) does not take a datagram whose SIP start
+/// line follows NUL bytes for SIP: checked with this very capture. So
+/// sipflow does not list it either (`messages` stays tshark's list), but
+/// says so, naming the frame.
+#[test]
+fn a_udp_message_behind_nul_bytes_is_reported_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = options("sip:b@10.0.0.2", "", "nul-1");
+    let four = [&[0u8; 4][..], m.as_bytes()].concat();
+    let one = [&[0u8; 1][..], m.as_bytes()].concat();
+    let mixed = [&b"\x00\x01\x7f"[..], m.as_bytes()].concat();
+    let packets = vec![
+        udp(&four),
+        udp(&one),
+        udp(&mixed),
+        udp(m.as_bytes()),
+        // Not SIP and no start line after the NULs: nothing to say.
+        udp(&[0u8; 64]),
+        udp(&[0x80, 0x00, 0x12, 0x34, 0, 0, 0, 0, 0, 0, 0, 1]),
+    ];
+    let file = write(&dir, "nul.pcap", &pcap(&packets));
+    let r = run(&file);
+    errors_well_formed(&r, &file);
+    let errs = error_texts(&r);
+    assert_eq!(errs.len(), 3, "{errs:?}");
+    for ((frame, kind, text), (want_frame, what)) in errs.iter().zip([
+        (1, "4 NUL bytes"),
+        (2, "1 NUL byte"),
+        (3, "3 control bytes"),
+    ]) {
+        assert_eq!((*frame, kind.as_str()), (want_frame, "malformed-sip"));
+        assert!(
+            text.contains(&format!("a UDP payload of {what} followed by a SIP start line: not read as SIP, as Wireshark does"))
+                && text.contains("OPTIONS sip:b@10.0.0.2 SIP/2.0"),
+            "{text}"
+        );
+    }
+    // Only the clean datagram is a message, as tshark lists it.
+    assert_eq!(r.messages.len(), 1);
+    assert_eq!(r.messages[0]["frame"], 4);
+    assert_eq!(r.messages[0]["call_id"], "nul-1");
+}

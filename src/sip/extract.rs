@@ -215,7 +215,25 @@ impl Extractor {
                     msg,
                 });
             }
-            Err(ParseError::NotSip) => {}
+            Err(ParseError::NotSip) => {
+                // A message behind NUL (or other control) bytes: tshark does
+                // not take it for SIP and neither does sipflow, but it is
+                // not lost in silence. (RTP and other traffic start with a
+                // byte that ends this check at once.)
+                if let Some(n) = super::detect::junk_before_start_line(data) {
+                    sink(SipEvent::Problem(Problem::at_frame(
+                        ProblemKind::MalformedSip,
+                        frame,
+                        format!(
+                            "a {} payload of {} followed by a SIP start line: not read as SIP, \
+                             as Wireshark does: '{}'",
+                            transport.as_str().to_uppercase(),
+                            super::detect::describe_junk(data, n),
+                            first_line(data)
+                        ),
+                    )))
+                }
+            }
             Err(e) => sink(SipEvent::Problem(Problem::at_frame(
                 ProblemKind::MalformedSip,
                 frame,

@@ -60,7 +60,10 @@
 //! a `:` and no control bytes, nothing after the version; or `SIP/2.0 SP
 //! DDD SP reason` with exactly three digits and no control bytes in the
 //! reason. HTTP, `hello\0` keep-alives, all-zero datagrams and RTP are not
-//! SIP and are ignored silently. A payload that *starts like* SIP (a SIP
+//! SIP and are ignored silently. A datagram whose valid start line follows
+//! NUL (or other control) bytes is not SIP for tshark either, so it is not
+//! read, but it is reported (`malformed-sip`, naming the frame): a message
+//! is hidden there. A payload that *starts like* SIP (a SIP
 //! method or `SIP/` first, or a line ending in `SIP/x.y`) but breaks the
 //! grammar is a `malformed-sip` problem. Deliberate differences from
 //! tshark: the method must be an RFC 3261 token (tshark also takes
