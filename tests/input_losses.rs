@@ -328,3 +328,137 @@ fn a_udp_message_behind_nul_bytes_is_reported_not_read() {
     assert_eq!(r.messages[0]["frame"], 4);
     assert_eq!(r.messages[0]["call_id"], "nul-1");
 }
+
+/// Content-Length values beyond 32 bits, as written in the problem texts
+/// (the parsed number saturates at 4294967295, which hid them), and a
+/// value of thousands of digits cut after 40.
+const ABSURD_LENGTHS: [(&str, &str); 5] = [
+    ("4294967295", "Content-Length 4294967295 "),
+    ("4294967296", "Content-Length 4294967296 "),
+    (
+        "18446744073709551615",
+        "Content-Length 18446744073709551615 ",
+    ),
+    (
+        "100000000000000000000000",
+        "Content-Length 100000000000000000000000 ",
+    ),
+    (
+        "",
+        "Content-Length 1234567890123456789012345678901234567890... (5000 bytes)",
+    ),
+];
+
+fn absurd_length(written: &str) -> String {
+    if written.is_empty() {
+        "1234567890".repeat(500)
+    } else {
+        written.to_string()
+    }
+}
+
+#[test]
+fn absurd_content_lengths_over_tcp_are_reported_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (written, shown)) in ABSURD_LENGTHS.iter().enumerate() {
+        let len = absurd_length(written);
+        let head = format!(
+            "MESSAGE sip:b@10.0.0.2 SIP/2.0\r\nCall-ID: big-{i}\r\nCSeq: 1 MESSAGE\r\n\
+             Content-Length: {len}\r\n\r\n"
+        );
+        // 3 MiB of body follow (more than the 1 MiB limit), a line end,
+        // then a message.
+        let body = "x".repeat(3 << 20) + "\r\n";
+        let after = options("sip:b@10.0.0.2", "", "after-big");
+        let mut parts = vec![head.as_bytes()];
+        parts.extend(segments(body.as_bytes(), 60_000));
+        parts.push(after.as_bytes());
+        let file = write(&dir, &format!("cl-{i}.pcap"), &pcap(&tcp(&parts)));
+        let r = run(&file);
+        errors_well_formed(&r, &file);
+        let errs = error_texts(&r);
+        assert_eq!(errs.len(), 1, "{len}: {errs:?}");
+        let (frame, kind, text) = &errs[0];
+        assert_eq!((*frame, kind.as_str()), (2, "overload"));
+        assert!(text.contains(shown), "{shown}: {text}");
+        assert!(
+            text.contains("1048576-byte limit on one message over TCP")
+                && text.contains("skipped, reading resumes at the next SIP start line"),
+            "{text}"
+        );
+        if !written.starts_with("4294967295") {
+            assert!(!text.contains("4294967295"), "{text}");
+        }
+        assert_eq!(r.messages.len(), 1);
+        assert_eq!(r.messages[0]["call_id"], "after-big");
+    }
+}
+
+/// What bounds the framer's buffer under a Content-Length of 2^32-1: the
+/// message is refused from its header section, so nothing of its body is
+/// held, whatever arrives after it.
+#[test]
+fn a_content_length_of_four_gib_does_not_make_the_framer_hold_it() {
+    use sipflow::sip::{Framed, Parser, StreamFramer};
+    let mut f = StreamFramer::default();
+    let mut parser = Parser::new();
+    let mut problems = Vec::new();
+    let mut messages = Vec::new();
+    let mut push = |f: &mut StreamFramer, bytes: &[u8]| {
+        f.push(bytes, false, &mut parser, &mut |x| match x {
+            Framed::Message(m) => messages.push(m.call_id().unwrap_or("").to_string()),
+            Framed::Problem(_, text) => problems.push(text),
+        })
+    };
+    push(
+        &mut f,
+        b"MESSAGE sip:b@x SIP/2.0\r\nCall-ID: a\r\nCSeq: 1 MESSAGE\r\nContent-Length: 4294967295\r\n\r\n",
+    );
+    let chunk = vec![b'y'; 64 * 1024];
+    let mut most = 0;
+    for _ in 0..64 {
+        push(&mut f, &chunk);
+        most = most.max(f.buffered());
+    }
+    push(&mut f, b"\r\n");
+    push(&mut f, options("sip:b@x", "", "after").as_bytes());
+    // Only the partial line of the resynchronisation search is kept, and
+    // never more than the start-line limit.
+    assert!(most <= sipflow::sip::MAX_START_LINE + chunk.len(), "{most}");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("Content-Length 4294967295 "),
+        "{}",
+        problems[0]
+    );
+    assert_eq!(messages, ["after"]);
+}
+
+#[test]
+fn absurd_content_lengths_over_udp_are_reported_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut packets = Vec::new();
+    for (i, (written, _)) in ABSURD_LENGTHS.iter().enumerate() {
+        let len = absurd_length(written);
+        packets.push(udp(format!(
+            "MESSAGE sip:b@10.0.0.2 SIP/2.0\r\nCall-ID: udp-{i}\r\nCSeq: 1 MESSAGE\r\n\
+             Content-Length: {len}\r\n\r\nbody"
+        )
+        .as_bytes()));
+    }
+    let file = write(&dir, "cl-udp.pcap", &pcap(&packets));
+    let r = run(&file);
+    errors_well_formed(&r, &file);
+    let errs = error_texts(&r);
+    assert_eq!(errs.len(), ABSURD_LENGTHS.len(), "{errs:?}");
+    for (i, ((frame, kind, text), (_, shown))) in errs.iter().zip(ABSURD_LENGTHS).enumerate() {
+        assert_eq!((*frame, kind.as_str()), (i as u64 + 1, "truncated"));
+        let want = format!(
+            "{}, 4 body bytes present; kept with the body it has",
+            shown.trim_end()
+        );
+        assert!(text.contains(&want), "{want}: {text}");
+    }
+    // Kept, as tshark shows them, with the body they have.
+    assert_eq!(r.messages.len(), ABSURD_LENGTHS.len());
+}

@@ -108,10 +108,21 @@ fn anomaly_problem(msg: &Message<'_>, frame: u64, reported: Anomalies) -> Option
         first = false;
         text.push_str(d);
     }
+    // The value as written: the parsed one saturates at 2^32-1.
+    let written = || super::message::quote_length(msg.content_length_text().unwrap_or_default());
     if a.contains(Anomalies::BODY_TRUNCATED) {
         text.push_str(&format!(
             " (Content-Length {}, {} body bytes present; kept with the body it has)",
-            msg.content_length().unwrap_or(0),
+            written(),
+            msg.body().len()
+        ));
+    } else if !a
+        .intersection(Anomalies::BAD_CONTENT_LENGTH.union(Anomalies::CONFLICTING_CONTENT_LENGTH))
+        .is_empty()
+    {
+        text.push_str(&format!(
+            " (Content-Length '{}'; the body is the rest of the datagram, {} bytes)",
+            written(),
             msg.body().len()
         ));
     }

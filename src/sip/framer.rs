@@ -315,34 +315,55 @@ impl Scan {
                         self.resync(true);
                         continue;
                     }
+                    // The value as written, for the texts: the parsed one
+                    // saturates at 2^32-1.
+                    let written = || {
+                        super::message::quote_length(
+                            parser.content_length_text(rest).unwrap_or_default(),
+                        )
+                    };
                     let (body_len, problem) = match head.length() {
                         StreamLength::Value(n) => (n, None),
                         StreamLength::Missing => (
                             0,
                             Some(
-                                "SIP message over TCP has no Content-Length (mandatory on streams, RFC 3261 20.14); body taken as empty",
+                                "SIP message over TCP has no Content-Length (mandatory on streams, \
+                                 RFC 3261 20.14); body taken as empty"
+                                    .to_string(),
                             ),
                         ),
                         StreamLength::Invalid => (
                             0,
-                            Some(
-                                "SIP message over TCP has a Content-Length that is not a number; body taken as empty",
-                            ),
+                            Some(format!(
+                                "SIP message over TCP has a Content-Length that is not a number \
+                                 ('{}'); body taken as empty",
+                                written()
+                            )),
                         ),
                         StreamLength::Conflict(first) => (
                             first,
-                            Some(
-                                "SIP message over TCP has several Content-Length values that disagree; the first is used",
-                            ),
+                            Some(format!(
+                                "SIP message over TCP has several Content-Length values that \
+                                 disagree; the first ({}) is used",
+                                written()
+                            )),
                         ),
                     };
                     let total = head_len as u64 + u64::from(body_len);
                     if total > self.max_message as u64 {
+                        // Nothing of it is buffered: the framer goes on
+                        // after its header section, looking for the next
+                        // start line, so the buffer stays within the limit
+                        // whatever the Content-Length says.
                         out(Framed::Problem(
                             ProblemKind::Overload,
                             format!(
-                                "SIP message of {total} bytes (Content-Length {body_len}) exceeds the {}-byte limit; skipped",
-                                self.max_message
+                                "SIP message with Content-Length {} after a {head_len}-byte \
+                                 header section exceeds the {}-byte limit on one message over \
+                                 TCP: '{}'; skipped, reading resumes at the next SIP start line",
+                                written(),
+                                self.max_message,
+                                detect::quote_line(rest, 80)
                             ),
                         ));
                         pos += head_len;
@@ -357,10 +378,10 @@ impl Scan {
                         self.scanned = 0;
                         return pos;
                     }
-                    if let Some(p) = problem {
-                        out(Framed::Problem(ProblemKind::MalformedSip, p.to_string()));
-                    }
                     self.expect_junk = problem.is_some();
+                    if let Some(p) = problem {
+                        out(Framed::Problem(ProblemKind::MalformedSip, p));
+                    }
                     out(Framed::Message(parser.framed(rest, head, total)));
                     pos += total;
                     self.synced = true;
