@@ -267,6 +267,24 @@ fn a_message_hidden_at_the_start_of_a_tcp_stream_is_reported() {
     assert_eq!(r.messages.len(), 1);
     assert_eq!(r.messages[0]["call_id"], "after-4");
 
+    // The same with the line split across segments.
+    let file = write(
+        &dir,
+        "hidden-split.pcap",
+        &pcap(&tcp(&[&nul[..14], &nul[14..], after.as_bytes()])),
+    );
+    let r = run(&file);
+    errors_well_formed(&r, &file);
+    let errs = error_texts(&r);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].0, 3);
+    assert!(
+        errs[0].2.contains("4 NUL bytes before a SIP start line"),
+        "{}",
+        errs[0].2
+    );
+    assert_eq!(r.messages.len(), 1);
+
     let file = write(
         &dir,
         "bad.pcap",

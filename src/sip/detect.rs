@@ -62,11 +62,24 @@ pub(crate) fn starts_like_sip(bytes: &[u8]) -> bool {
 /// Such a payload is not SIP for tshark (nor for sipflow), but a message
 /// is hidden in it, which is worth saying.
 pub(crate) fn junk_before_start_line(bytes: &[u8]) -> Option<usize> {
-    let n = bytes
+    let n = leading_junk(bytes);
+    (n > 0 && start_line(bytes, n).is_ok()).then_some(n)
+}
+
+/// True when `bytes` begins with control bytes (as
+/// [`junk_before_start_line`] counts them) followed by the beginning of a
+/// SIP start line, not complete yet.
+pub(crate) fn junk_then_like_sip(bytes: &[u8]) -> bool {
+    let n = leading_junk(bytes);
+    n > 0 && starts_like_sip(&bytes[n..])
+}
+
+/// How many control bytes (NUL and the like, not CR or LF) begin `bytes`.
+fn leading_junk(bytes: &[u8]) -> usize {
+    bytes
         .iter()
         .take_while(|&&c| (c < 0x20 && c != b'\r' && c != b'\n') || c == 0x7f)
-        .count();
-    (n > 0 && start_line(bytes, n).is_ok()).then_some(n)
+        .count()
 }
 
 /// Describes `n` leading junk bytes of `bytes` for a problem text: "4 NUL

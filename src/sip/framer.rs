@@ -252,10 +252,15 @@ impl Scan {
                             self.resync(false);
                             continue;
                         }
-                        if rest.len() > MAX_START_LINE || !super::lex::is_token_char(rest[0]) {
+                        if rest.len() > MAX_START_LINE
+                            || !(super::lex::is_token_char(rest[0])
+                                || detect::junk_then_like_sip(rest))
+                        {
                             self.not_a_message(rest, false, out);
                             continue;
                         }
+                        // A start line (perhaps behind control bytes, to
+                        // be reported once its line is complete) has begun.
                         return pos;
                     };
                     if let Some(total) = self.pending_total
