@@ -31,10 +31,16 @@
 //!   ("the file was cut short while being read") and reading stops. The
 //!   run ends with its summary, as for any other damaged file.
 //!
-//! What it costs: per record, one load of a byte that the next record
-//! reads anyway, and one relaxed atomic load; per file, a `sigaction`
-//! (once per process), a `dup` of the file descriptor and up to two
-//! `fstat` calls.
+//! What it costs: per record, one load of a byte that the next records
+//! read anyway, a relaxed atomic load and a few compares (about 20
+//! instructions); per file, a `sigaction` (once per process), a `dup` of
+//! the file descriptor and up to two `fstat` calls. Measured on generated
+//! traces, release build: callgrind counts 0.55 % more instructions for
+//! `sipflow messages --format json` on a 50 MB trace (671.0 M against
+//! 667.3 M; 3.6 M of them in the reader's per-record check), and on a
+//! 500 MB trace the wall and user times before and after were within the
+//! run-to-run noise of the shared 2-core machine (12 runs each, best wall
+//! 2.57 s before and 2.72 s after, median user 1.36 s and 1.39 s).
 //!
 //! The hazards that remain:
 //!
@@ -76,6 +82,8 @@ pub(crate) struct Map {
     file: File,
     /// This mapping's entry in [`REGISTRY`].
     slot: &'static Slot,
+    /// The page size less one.
+    page_mask: usize,
 }
 
 /// Pages are handed back in steps of this many bytes (a multiple of any
@@ -254,6 +262,7 @@ impl Map {
             released: AtomicUsize::new(0),
             file: own,
             slot,
+            page_mask: PAGE.load(Ordering::Acquire) - 1,
         })
     }
 
@@ -265,32 +274,35 @@ impl Map {
     /// Reads the first byte of the page after `offset` (the byte at
     /// `offset` when it begins a page), when the mapping has one: if the
     /// file was cut before it, the fault happens now and raises the flag
-    /// [`Map::take_fault`] reads.
+    /// [`Map::faulted`] reads. Returns false when there is no such page
+    /// (the reader is in the mapping's last page: a cut there shows only in
+    /// the file's length).
     #[inline]
-    pub(crate) fn touch_after(&self, offset: usize) {
-        let page = PAGE.load(Ordering::Relaxed);
-        let at = offset.next_multiple_of(page.max(1));
-        if let Some(byte) = self.map.get(at) {
-            // SAFETY: `byte` is a reference into the live mapping; a
-            // volatile read of it is an ordinary read that the compiler
-            // must not drop.
-            let _ = unsafe { std::ptr::read_volatile(byte) };
+    pub(crate) fn touch_after(&self, offset: usize) -> bool {
+        let at = offset.wrapping_add(self.page_mask) & !self.page_mask;
+        match self.map.get(at) {
+            Some(byte) => {
+                // SAFETY: `byte` is a reference into the live mapping; a
+                // volatile read of it is an ordinary read that the
+                // compiler must not drop.
+                let _ = unsafe { std::ptr::read_volatile(byte) };
+                true
+            }
+            None => false,
         }
     }
 
-    /// True when the mapping's last page begins at or before `offset`:
-    /// no page after it can fault, so a cut there shows only in the file's
-    /// length.
-    pub(crate) fn in_last_page(&self, offset: usize) -> bool {
-        let page = PAGE.load(Ordering::Relaxed).max(1);
-        offset.next_multiple_of(page) >= self.map.len()
+    /// True when a page of this mapping faulted (the file was cut short,
+    /// or its bytes could not be read) since [`Map::take_fault`] last
+    /// cleared the flag.
+    #[inline]
+    pub(crate) fn faulted(&self) -> bool {
+        self.slot.faulted.load(Ordering::Relaxed)
     }
 
-    /// True (once) when a page of this mapping faulted since the last call:
-    /// the file was cut short (or its bytes could not be read).
-    #[inline]
+    /// Like [`Map::faulted`], and clears the flag.
     pub(crate) fn take_fault(&self) -> bool {
-        self.slot.faulted.load(Ordering::Relaxed) && self.slot.faulted.swap(false, Ordering::AcqRel)
+        self.slot.faulted.swap(false, Ordering::AcqRel)
     }
 
     /// The file's length now (it may have been cut since it was mapped).

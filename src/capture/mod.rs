@@ -509,14 +509,19 @@ impl CaptureReader {
             Parser::Netmon(p) => p.step(self.src.whole(), &mut self.next_number),
             Parser::Snoop(p) => p.step(&mut self.src, &mut self.next_number),
         };
-        if self.src.map().is_some() {
+        if let Some(map) = self.src.map() {
             // A mapped file: the bytes of this step must still be in the
-            // file (offsets in the mapping are file offsets).
+            // file (offsets in the mapping are file offsets). Per step: a
+            // byte read, a flag load; the rest only when something is up.
             let end = match &step {
                 Step::Packet { data, .. } => (data.end as u64).max(self.src.offset()),
                 _ => self.src.offset(),
             };
-            if let Some(p) = self.watch_cut(start, end, matches!(step, Step::End)) {
+            let page_after = map.touch_after(usize::try_from(end).unwrap_or(usize::MAX));
+            let at_end = matches!(step, Step::End);
+            if (map.faulted() || !page_after || at_end || self.cut.at.is_some())
+                && let Some(p) = self.watch_cut(start, end, !page_after, at_end)
+            {
                 self.cut.stopped = true;
                 return Some(Item::Problem(p));
             }
@@ -541,17 +546,23 @@ impl CaptureReader {
     }
 
     /// For a mapped file, after a step that read up to file offset `end`
-    /// (from `start`; `at_end`: the step found the end of the input): the
-    /// problem that ends reading when the file was cut short before `end`.
-    /// Costs a byte read and a flag load per step; the file's length is
-    /// asked only after a fault, on entering its last page and at its end
-    /// (see `mmap.rs`).
-    fn watch_cut(&mut self, start: u64, end: u64, at_end: bool) -> Option<Problem> {
+    /// (from `start`; `in_last_page`: no page of the mapping follows `end`;
+    /// `at_end`: the step found the end of the input), when a fault was
+    /// seen or one of those holds: the problem that ends reading when the
+    /// file was cut short before `end`. The file's length is asked only
+    /// after a fault, on entering its last page and at its end (see
+    /// `mmap.rs`).
+    #[cold]
+    fn watch_cut(
+        &mut self,
+        start: u64,
+        end: u64,
+        in_last_page: bool,
+        at_end: bool,
+    ) -> Option<Problem> {
         let map = self.src.map()?;
-        let end_at = usize::try_from(end).unwrap_or(usize::MAX);
-        map.touch_after(end_at);
         let faulted = map.take_fault();
-        let last_page = !self.cut.last_page_checked && map.in_last_page(end_at);
+        let last_page = !self.cut.last_page_checked && in_last_page;
         let opened = map.bytes().len() as u64;
         let mut now = None;
         if faulted || last_page || at_end {
