@@ -308,6 +308,21 @@ pub struct CaptureReader {
     parser: Parser,
     next_number: u64,
     raw_bytes: Arc<AtomicU64>,
+    cut: CutWatch,
+}
+
+/// Watching a mapped file for being cut short while it is read (see
+/// `mmap.rs`): where it was cut, once known, and whether reading stopped.
+#[derive(Debug, Default)]
+struct CutWatch {
+    /// The file's length once a fault (or the check of its last page)
+    /// showed it shorter than the mapping; or, after a fault with the
+    /// length unchanged (an I/O error), where reading must stop.
+    at: Option<u64>,
+    /// The file's length was checked when the reader entered its last page.
+    last_page_checked: bool,
+    /// The cut was reported: nothing more is read.
+    stopped: bool,
 }
 
 /// Opens a capture file and tells its format from its first bytes.
@@ -337,6 +352,7 @@ pub fn open(path: &Path) -> Result<CaptureReader, OpenError> {
                 parser,
                 next_number: 1,
                 raw_bytes: Arc::new(AtomicU64::new(len)),
+                cut: CutWatch::default(),
             });
         }
     }
@@ -385,6 +401,7 @@ fn netmon_from_stream(
         parser: Parser::Netmon(reader),
         next_number: 1,
         raw_bytes,
+        cut: CutWatch::default(),
     })
 }
 
@@ -472,6 +489,7 @@ impl CaptureReader {
             parser,
             next_number: 1,
             raw_bytes,
+            cut: CutWatch::default(),
         })
     }
 
@@ -481,12 +499,33 @@ impl CaptureReader {
     /// must be dropped before the next call.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Option<Item<'_>> {
+        if self.cut.stopped {
+            return None;
+        }
+        let start = self.src.offset();
         let step = match &mut self.parser {
             Parser::Pcap(p) => p.step(&mut self.src, &mut self.next_number),
             Parser::Pcapng(p) => p.step(&mut self.src, &mut self.next_number),
             Parser::Netmon(p) => p.step(self.src.whole(), &mut self.next_number),
             Parser::Snoop(p) => p.step(&mut self.src, &mut self.next_number),
         };
+        if let Some(map) = self.src.map() {
+            // A mapped file: the bytes of this step must still be in the
+            // file (offsets in the mapping are file offsets). Per step: a
+            // byte read, a flag load; the rest only when something is up.
+            let end = match &step {
+                Step::Packet { data, .. } => (data.end as u64).max(self.src.offset()),
+                _ => self.src.offset(),
+            };
+            let page_after = map.touch_after(usize::try_from(end).unwrap_or(usize::MAX));
+            let at_end = matches!(step, Step::End);
+            if (map.faulted() || !page_after || at_end || self.cut.at.is_some())
+                && let Some(p) = self.watch_cut(start, end, !page_after, at_end)
+            {
+                self.cut.stopped = true;
+                return Some(Item::Problem(p));
+            }
+        }
         match step {
             Step::Packet {
                 number,
@@ -504,6 +543,65 @@ impl CaptureReader {
             Step::Problem(p) => Some(Item::Problem(p)),
             Step::End => None,
         }
+    }
+
+    /// For a mapped file, after a step that read up to file offset `end`
+    /// (from `start`; `in_last_page`: no page of the mapping follows `end`;
+    /// `at_end`: the step found the end of the input), when a fault was
+    /// seen or one of those holds: the problem that ends reading when the
+    /// file was cut short before `end`. The file's length is asked only
+    /// after a fault, on entering its last page and at its end (see
+    /// `mmap.rs`).
+    #[cold]
+    fn watch_cut(
+        &mut self,
+        start: u64,
+        end: u64,
+        in_last_page: bool,
+        at_end: bool,
+    ) -> Option<Problem> {
+        let map = self.src.map()?;
+        let faulted = map.take_fault();
+        let last_page = !self.cut.last_page_checked && in_last_page;
+        let opened = map.bytes().len() as u64;
+        let mut now = None;
+        if faulted || last_page || at_end {
+            self.cut.last_page_checked |= last_page;
+            now = map.file_len();
+            let at = match now {
+                Some(len) if len < opened => Some(len),
+                // A page could not be read though the file is as long as it
+                // was (an I/O error, or cut and grown again): stop here.
+                _ if faulted => Some(start),
+                _ => None,
+            };
+            if let Some(at) = at {
+                self.cut.at = Some(self.cut.at.map_or(at, |c| c.min(at)));
+            }
+        }
+        let cut = self.cut.at?;
+        if end <= cut && !at_end {
+            return None;
+        }
+        let now = now.or_else(|| self.src.map()?.file_len());
+        let message = match now {
+            Some(len) if len < opened => format!(
+                "the file was cut short while being read: it is now {len} bytes long ({opened} \
+                 when it was opened); the record at this offset and all after it are gone, \
+                 reading stopped here (copy a capture that is still being written before \
+                 reading it)"
+            ),
+            _ => "a page of the file could not be read through its memory map (an I/O error, \
+                  or the file was cut short and grown again); reading stopped here (set \
+                  SIPFLOW_NO_MMAP=1 to read it as a stream)"
+                .to_string(),
+        };
+        Some(Problem {
+            kind: ProblemKind::Truncated,
+            frame: None,
+            offset: Some(start.min(cut)),
+            message,
+        })
     }
 
     /// The file's name as given (for messages).

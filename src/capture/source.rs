@@ -160,6 +160,16 @@ impl ByteSource {
         self.whole.as_deref().map_or(&[], Whole::bytes)
     }
 
+    /// The memory map under a mapped file (to watch for the file being
+    /// cut short while it is read); `None` for anything else.
+    #[inline]
+    pub(crate) fn map(&self) -> Option<&Map> {
+        match self.whole.as_deref() {
+            Some(Whole::Map(m)) => Some(m),
+            _ => None,
+        }
+    }
+
     /// The whole input, for stages that keep packets as ranges of it;
     /// `None` for a stream read through the buffer. From now on the
     /// holders say when pages may be handed back.

@@ -180,14 +180,29 @@ impl Tcp {
         let Some(s) = self.stream(slot) else {
             return;
         };
-        if s.closed {
-            return;
-        }
         let start = if seg.syn {
             seg.seq.wrapping_add(1)
         } else {
             seg.seq
         };
+        if s.closed {
+            // Data after the direction ended (after an RST, or past its
+            // FIN): tshark reads it, and a SIP message there was lost in
+            // silence. New bytes reopen the direction as a stream joined
+            // there (the receiver resynchronises); bytes already seen
+            // (retransmissions) are ignored as before.
+            if seg.len == 0 || seq_diff(start.wrapping_add(seg.len), s.next_seq) <= 0 {
+                return;
+            }
+            if seq_diff(start, s.next_seq) > 0 {
+                s.next_seq = start;
+            }
+            s.closed = false;
+            s.fin_seq = None;
+            s.gap_pending = true;
+            s.hole_token = None;
+            stats.tcp_streams += 1;
+        }
         if seg.len > 0 {
             if (seg.data.len() as u64) < u64::from(seg.len) {
                 self.accept_cut(slot, start, seg.len, sink, stats);

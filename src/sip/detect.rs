@@ -57,6 +57,59 @@ pub(crate) fn starts_like_sip(bytes: &[u8]) -> bool {
             .any(|m| bytes.starts_with(m.as_bytes()) && bytes.get(m.len()) == Some(&b' '))
 }
 
+/// When `bytes` begins with control bytes (NUL and the like, not CR or LF)
+/// and a valid SIP start line follows them on the same line: how many.
+/// Such a payload is not SIP for tshark (nor for sipflow), but a message
+/// is hidden in it, which is worth saying.
+pub(crate) fn junk_before_start_line(bytes: &[u8]) -> Option<usize> {
+    let n = leading_junk(bytes);
+    (n > 0 && start_line(bytes, n).is_ok()).then_some(n)
+}
+
+/// True when `bytes` begins with control bytes (as
+/// [`junk_before_start_line`] counts them) followed by the beginning of a
+/// SIP start line, not complete yet.
+pub(crate) fn junk_then_like_sip(bytes: &[u8]) -> bool {
+    let n = leading_junk(bytes);
+    n > 0 && starts_like_sip(&bytes[n..])
+}
+
+/// How many control bytes (NUL and the like, not CR or LF) begin `bytes`.
+fn leading_junk(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .take_while(|&&c| (c < 0x20 && c != b'\r' && c != b'\n') || c == 0x7f)
+        .count()
+}
+
+/// Describes `n` leading junk bytes of `bytes` for a problem text: "4 NUL
+/// bytes", "3 control bytes".
+pub(crate) fn describe_junk(bytes: &[u8], n: usize) -> String {
+    let what = if bytes[..n].iter().all(|&c| c == 0) {
+        "NUL"
+    } else {
+        "control"
+    };
+    let s = if n == 1 { "" } else { "s" };
+    format!("{n} {what} byte{s}")
+}
+
+/// The first line of `bytes` (after line breaks), at most `max` bytes of
+/// it, with non-printable bytes escaped and `...` when cut: enough for a
+/// person to recognise it in a problem text.
+pub(crate) fn quote_line(bytes: &[u8], max: usize) -> String {
+    let rest = &bytes[skip_line_breaks(bytes)..];
+    let end = rest
+        .iter()
+        .position(|&c| c == b'\r' || c == b'\n')
+        .unwrap_or(rest.len());
+    let mut text = rest[..end.min(max)].escape_ascii().to_string();
+    if end > max {
+        text.push_str("...");
+    }
+    text
+}
+
 /// Offset of the first byte after any leading CR and LF bytes.
 #[inline]
 pub(crate) fn skip_line_breaks(bytes: &[u8]) -> usize {

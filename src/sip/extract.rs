@@ -108,10 +108,21 @@ fn anomaly_problem(msg: &Message<'_>, frame: u64, reported: Anomalies) -> Option
         first = false;
         text.push_str(d);
     }
+    // The value as written: the parsed one saturates at 2^32-1.
+    let written = || super::message::quote_length(msg.content_length_text().unwrap_or_default());
     if a.contains(Anomalies::BODY_TRUNCATED) {
         text.push_str(&format!(
             " (Content-Length {}, {} body bytes present; kept with the body it has)",
-            msg.content_length().unwrap_or(0),
+            written(),
+            msg.body().len()
+        ));
+    } else if !a
+        .intersection(Anomalies::BAD_CONTENT_LENGTH.union(Anomalies::CONFLICTING_CONTENT_LENGTH))
+        .is_empty()
+    {
+        text.push_str(&format!(
+            " (Content-Length '{}'; the body is the rest of the datagram, {} bytes)",
+            written(),
             msg.body().len()
         ));
     }
@@ -126,21 +137,7 @@ fn anomaly_problem(msg: &Message<'_>, frame: u64, reported: Anomalies) -> Option
 /// The payload's first line (after line breaks), at most 120 bytes, with
 /// non-printable bytes escaped: enough for a person to recognise it.
 fn first_line(data: &[u8]) -> String {
-    let start = data
-        .iter()
-        .position(|&c| c != b'\r' && c != b'\n')
-        .unwrap_or(data.len());
-    let rest = &data[start..];
-    let end = rest
-        .iter()
-        .position(|&c| c == b'\r' || c == b'\n')
-        .unwrap_or(rest.len());
-    let line = &rest[..end.min(120)];
-    let mut text = line.escape_ascii().to_string();
-    if end > 120 {
-        text.push_str("...");
-    }
-    text
+    super::detect::quote_line(data, 120)
 }
 
 impl Extractor {
@@ -229,7 +226,25 @@ impl Extractor {
                     msg,
                 });
             }
-            Err(ParseError::NotSip) => {}
+            Err(ParseError::NotSip) => {
+                // A message behind NUL (or other control) bytes: tshark does
+                // not take it for SIP and neither does sipflow, but it is
+                // not lost in silence. (RTP and other traffic start with a
+                // byte that ends this check at once.)
+                if let Some(n) = super::detect::junk_before_start_line(data) {
+                    sink(SipEvent::Problem(Problem::at_frame(
+                        ProblemKind::MalformedSip,
+                        frame,
+                        format!(
+                            "a {} payload of {} followed by a SIP start line: not read as SIP, \
+                             as Wireshark does: '{}'",
+                            transport.as_str().to_uppercase(),
+                            super::detect::describe_junk(data, n),
+                            first_line(data)
+                        ),
+                    )))
+                }
+            }
             Err(e) => sink(SipEvent::Problem(Problem::at_frame(
                 ProblemKind::MalformedSip,
                 frame,

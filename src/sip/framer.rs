@@ -19,9 +19,14 @@ use super::message::{Message, Parser, StreamLength};
 /// bytes buffered for one stream direction.
 pub const DEFAULT_MAX_MESSAGE: usize = 1 << 20;
 
-/// A start line longer than this is not believed (while resynchronising,
-/// a partial line longer than this is dropped).
-const MAX_START_LINE: usize = 16 * 1024;
+/// The longest start line waited for over TCP: a start line still without
+/// its line end after this many bytes (it came in several segments) is
+/// given up, reported as an `overload` problem naming the limit, and
+/// reading resumes at the next SIP start line. (A longer start line that
+/// arrives whole in one segment is read, as tshark reads it; tshark does
+/// not read a start line split across segments at all.) Bytes at a message
+/// boundary that do not begin like SIP are given up after this many too.
+pub const MAX_START_LINE: usize = 16 * 1024;
 
 /// What the framer hands out.
 #[derive(Debug)]
@@ -237,10 +242,25 @@ impl Scan {
                         return pos;
                     }
                     let Some(lf) = memchr::memchr(b'\n', rest) else {
-                        if rest.len() > MAX_START_LINE || !super::lex::is_token_char(rest[0]) {
-                            self.not_a_message(out);
+                        if rest.len() > MAX_START_LINE && detect::starts_like_sip(rest) {
+                            out(Framed::Problem(
+                                ProblemKind::Overload,
+                                long_start_line(rest),
+                            ));
+                            self.expect_junk = true;
+                            self.validate = true;
+                            self.resync(false);
                             continue;
                         }
+                        if rest.len() > MAX_START_LINE
+                            || !(super::lex::is_token_char(rest[0])
+                                || detect::junk_then_like_sip(rest))
+                        {
+                            self.not_a_message(rest, false, out);
+                            continue;
+                        }
+                        // A start line (perhaps behind control bytes, to
+                        // be reported once its line is complete) has begun.
                         return pos;
                     };
                     if let Some(total) = self.pending_total
@@ -250,7 +270,7 @@ impl Scan {
                         return pos;
                     }
                     if self.pending_total.is_none() && detect::start_line(r, pos).is_err() {
-                        self.not_a_message(out);
+                        self.not_a_message(rest, true, out);
                         continue;
                     }
                     // The head is indexed once, when complete. While it is
@@ -275,8 +295,11 @@ impl Scan {
                                 out(Framed::Problem(
                                     ProblemKind::Overload,
                                     format!(
-                                        "SIP header section longer than {} bytes without an empty line; skipped",
-                                        self.max_message
+                                        "SIP header section with no empty line within {} bytes \
+                                         (the limit on one message over TCP): '{}'; message \
+                                         skipped, reading resumes at the next SIP start line",
+                                        self.max_message,
+                                        detect::quote_line(rest, 80)
                                     ),
                                 ));
                                 pos += lf + 1;
@@ -286,7 +309,7 @@ impl Scan {
                             return pos;
                         }
                         Err(_) => {
-                            self.not_a_message(out);
+                            self.not_a_message(rest, true, out);
                             continue;
                         }
                     };
@@ -297,34 +320,55 @@ impl Scan {
                         self.resync(true);
                         continue;
                     }
+                    // The value as written, for the texts: the parsed one
+                    // saturates at 2^32-1.
+                    let written = || {
+                        super::message::quote_length(
+                            parser.content_length_text(rest).unwrap_or_default(),
+                        )
+                    };
                     let (body_len, problem) = match head.length() {
                         StreamLength::Value(n) => (n, None),
                         StreamLength::Missing => (
                             0,
                             Some(
-                                "SIP message over TCP has no Content-Length (mandatory on streams, RFC 3261 20.14); body taken as empty",
+                                "SIP message over TCP has no Content-Length (mandatory on streams, \
+                                 RFC 3261 20.14); body taken as empty"
+                                    .to_string(),
                             ),
                         ),
                         StreamLength::Invalid => (
                             0,
-                            Some(
-                                "SIP message over TCP has a Content-Length that is not a number; body taken as empty",
-                            ),
+                            Some(format!(
+                                "SIP message over TCP has a Content-Length that is not a number \
+                                 ('{}'); body taken as empty",
+                                written()
+                            )),
                         ),
                         StreamLength::Conflict(first) => (
                             first,
-                            Some(
-                                "SIP message over TCP has several Content-Length values that disagree; the first is used",
-                            ),
+                            Some(format!(
+                                "SIP message over TCP has several Content-Length values that \
+                                 disagree; the first ({}) is used",
+                                written()
+                            )),
                         ),
                     };
                     let total = head_len as u64 + u64::from(body_len);
                     if total > self.max_message as u64 {
+                        // Nothing of it is buffered: the framer goes on
+                        // after its header section, looking for the next
+                        // start line, so the buffer stays within the limit
+                        // whatever the Content-Length says.
                         out(Framed::Problem(
                             ProblemKind::Overload,
                             format!(
-                                "SIP message of {total} bytes (Content-Length {body_len}) exceeds the {}-byte limit; skipped",
-                                self.max_message
+                                "SIP message with Content-Length {} after a {head_len}-byte \
+                                 header section exceeds the {}-byte limit on one message over \
+                                 TCP: '{}'; skipped, reading resumes at the next SIP start line",
+                                written(),
+                                self.max_message,
+                                detect::quote_line(rest, 80)
                             ),
                         ));
                         pos += head_len;
@@ -339,10 +383,10 @@ impl Scan {
                         self.scanned = 0;
                         return pos;
                     }
-                    if let Some(p) = problem {
-                        out(Framed::Problem(ProblemKind::MalformedSip, p.to_string()));
-                    }
                     self.expect_junk = problem.is_some();
+                    if let Some(p) = problem {
+                        out(Framed::Problem(ProblemKind::MalformedSip, p));
+                    }
                     out(Framed::Message(parser.framed(rest, head, total)));
                     pos += total;
                     self.synced = true;
@@ -363,6 +407,12 @@ impl Scan {
                         let rest = &r[at..];
                         let Some(lf) = memchr::memchr(b'\n', rest) else {
                             if rest.len() > MAX_START_LINE {
+                                if detect::starts_like_sip(rest) {
+                                    out(Framed::Problem(
+                                        ProblemKind::Overload,
+                                        long_start_line(rest),
+                                    ));
+                                }
                                 self.line_start = false;
                                 return r.len();
                             }
@@ -382,9 +432,33 @@ impl Scan {
         }
     }
 
-    /// The bytes at a message boundary do not start a message.
-    fn not_a_message(&mut self, out: &mut dyn FnMut(Framed<'_>)) {
-        if self.synced && !self.expect_junk {
+    /// The bytes at a message boundary (`rest`; `complete`: its first line
+    /// has its line end) do not start a message. A message hidden there (a
+    /// malformed start line, control bytes before a start line) is always
+    /// reported; other bytes once per episode after a framed message.
+    fn not_a_message(&mut self, rest: &[u8], complete: bool, out: &mut dyn FnMut(Framed<'_>)) {
+        let hidden = if complete {
+            match detect::start_line(rest, 0) {
+                Err(detect::StartError::Malformed(why)) => Some(format!(
+                    "malformed SIP start line on a TCP stream ({why}): '{}'; message skipped, \
+                     reading resumes at the next SIP start line",
+                    detect::quote_line(rest, 120)
+                )),
+                _ => detect::junk_before_start_line(rest).map(|n| {
+                    format!(
+                        "{} before a SIP start line on a TCP stream: not read as SIP, as \
+                         Wireshark does: '{}'; reading resumes at the next SIP start line",
+                        detect::describe_junk(rest, n),
+                        detect::quote_line(rest, 120)
+                    )
+                }),
+            }
+        } else {
+            None
+        };
+        if let Some(text) = hidden {
+            out(Framed::Problem(ProblemKind::MalformedSip, text));
+        } else if self.synced && !self.expect_junk {
             out(Framed::Problem(
                 ProblemKind::MalformedSip,
                 "bytes after a SIP message on a TCP stream do not start a SIP message; skipping to the next SIP start line".to_string(),
@@ -394,6 +468,17 @@ impl Scan {
         self.validate = true;
         self.resync(true);
     }
+}
+
+/// The problem text for a start line that did not end within
+/// [`MAX_START_LINE`] bytes (`rest` begins with it).
+fn long_start_line(rest: &[u8]) -> String {
+    format!(
+        "SIP start line with no line end within {MAX_START_LINE} bytes (the limit on a start \
+         line split across TCP segments): '{}'; message skipped, reading resumes at the next \
+         SIP start line",
+        detect::quote_line(rest, 80)
+    )
 }
 
 #[cfg(test)]

@@ -107,7 +107,38 @@ impl Head {
     }
 }
 
+/// The first Content-Length value among `entries` (a message's index over
+/// `data`), as written: the digits, however many.
+fn content_length_text<'a>(data: &'a [u8], entries: &[Entry]) -> Option<&'a [u8]> {
+    let e = entries
+        .iter()
+        .find(|e| matches!(e.kind, HeaderKind::ContentLength))?;
+    data.get(e.value.0 as usize..e.value.1 as usize).map(trim)
+}
+
+/// Longest part of a Content-Length value quoted in a problem text.
+const QUOTED_LENGTH: usize = 40;
+
+/// A Content-Length value as written, for a problem text: escaped, and
+/// past [`QUOTED_LENGTH`] bytes cut, with the length said (an absurd value
+/// can be thousands of digits). The parsed number saturates at
+/// `u32::MAX`, so 2^32, 2^64-1 and 10^23 would all read 4294967295.
+pub(crate) fn quote_length(value: &[u8]) -> String {
+    let shown = &value[..value.len().min(QUOTED_LENGTH)];
+    let mut text = shown.escape_ascii().to_string();
+    if value.len() > QUOTED_LENGTH {
+        text.push_str(&format!("... ({} bytes)", value.len()));
+    }
+    text
+}
+
 impl Parser {
+    /// The first Content-Length value of the head last indexed (by
+    /// [`Parser::parse_head`] over `data`), as written.
+    pub(crate) fn content_length_text<'a>(&self, data: &'a [u8]) -> Option<&'a [u8]> {
+        content_length_text(data, &self.entries)
+    }
+
     /// Indexes the message that begins `data` (a stream's pending bytes,
     /// which may hold more messages or end inside this one) up to the end
     /// of its header section. `Ok(None)`: the section is not complete yet.
@@ -524,6 +555,12 @@ impl<'a> Message<'a> {
     /// (saturating at `u32::MAX`).
     pub fn content_length(&self) -> Option<u32> {
         self.layout.content_length
+    }
+
+    /// The first Content-Length value as written (the digits, however
+    /// many; [`Message::content_length`] saturates), for problem texts.
+    pub(crate) fn content_length_text(&self) -> Option<&'a [u8]> {
+        content_length_text(self.data, &self.headers)
     }
 
     /// Defects tolerated while parsing.

@@ -60,7 +60,10 @@
 //! a `:` and no control bytes, nothing after the version; or `SIP/2.0 SP
 //! DDD SP reason` with exactly three digits and no control bytes in the
 //! reason. HTTP, `hello\0` keep-alives, all-zero datagrams and RTP are not
-//! SIP and are ignored silently. A payload that *starts like* SIP (a SIP
+//! SIP and are ignored silently. A datagram whose valid start line follows
+//! NUL (or other control) bytes is not SIP for tshark either, so it is not
+//! read, but it is reported (`malformed-sip`, naming the frame): a message
+//! is hidden there. A payload that *starts like* SIP (a SIP
 //! method or `SIP/` first, or a line ending in `SIP/x.y`) but breaks the
 //! grammar is a `malformed-sip` problem. Deliberate differences from
 //! tshark: the method must be an RFC 3261 token (tshark also takes
@@ -106,8 +109,11 @@
 //! body is not taken for a message). No Content-Length (mandatory on
 //! streams), an unreadable one (taken as 0) and conflicting ones (first
 //! used) are `malformed-sip` problems; a message or header section beyond
-//! the cap is an `overload` problem and is skipped; bytes after a message
-//! that are not a message are reported once per episode; a stream that
+//! the cap is an `overload` problem and is skipped, and so is a start line
+//! still without its line end after [`MAX_START_LINE`] (16 KiB) bytes; a
+//! message hidden at a boundary (control bytes before its start line, a
+//! malformed start line) is a `malformed-sip` problem; other bytes after a
+//! message that are not a message are reported once per episode; a stream that
 //! ends or is evicted inside a message is a `truncated` problem. The frame
 //! of a framed message is the frame whose bytes completed it.
 //!
@@ -177,7 +183,7 @@ pub use addr::NameAddr;
 pub use anomalies::Anomalies;
 pub use detect::looks_like_sip;
 pub use extract::{Extractor, ExtractorConfig, SipEvent};
-pub use framer::{DEFAULT_MAX_MESSAGE, Framed, StreamFramer};
+pub use framer::{DEFAULT_MAX_MESSAGE, Framed, MAX_START_LINE, StreamFramer};
 pub(crate) use headers::Entry;
 pub use headers::{Header, HeaderKind, HeaderValue, Values};
 pub(crate) use message::Layout;
