@@ -17,25 +17,42 @@ use crate::rules::ast::{CondKind, MessagePattern, Relation, Rule, StatusPattern,
 use crate::trace::{Msg, Tracker};
 
 /// Steps seen, by rule index (only those reached: memory follows the
-/// steps an instance actually saw, not the rule's length).
+/// steps an instance actually saw, not the rule's length), with a position
+/// per step up to the last one seen for constant-time lookups.
 #[derive(Debug, Clone, Default)]
-pub(super) struct SeenSteps(Vec<(StepIdx, Seen)>);
+pub(super) struct SeenSteps {
+    items: Vec<(StepIdx, Seen)>,
+    /// Per step index: its position in `items` plus one (0: not seen).
+    pos: Vec<u16>,
+}
 
 impl SeenSteps {
     pub fn get(&self, idx: StepIdx) -> Option<&Seen> {
-        self.0.iter().find(|(i, _)| *i == idx).map(|(_, s)| s)
-    }
-    fn get_mut(&mut self, idx: StepIdx) -> Option<&mut Seen> {
-        self.0.iter_mut().find(|(i, _)| *i == idx).map(|(_, s)| s)
-    }
-    fn set(&mut self, idx: StepIdx, seen: Seen) {
-        match self.get_mut(idx) {
-            Some(s) => *s = seen,
-            None => self.0.push((idx, seen)),
+        match self.pos.get(idx) {
+            Some(&p) if p > 0 => self.items.get(p as usize - 1).map(|(_, s)| s),
+            _ => None,
         }
     }
+    fn get_mut(&mut self, idx: StepIdx) -> Option<&mut Seen> {
+        match self.pos.get(idx) {
+            Some(&p) if p > 0 => self.items.get_mut(p as usize - 1).map(|(_, s)| s),
+            _ => None,
+        }
+    }
+    fn set(&mut self, idx: StepIdx, seen: Seen) {
+        if let Some(s) = self.get_mut(idx) {
+            *s = seen;
+            return;
+        }
+        if self.pos.len() <= idx {
+            self.pos.resize(idx + 1, 0);
+        }
+        self.items.push((idx, seen));
+        // Rules have at most 256 steps (rules::MAX_STEPS).
+        self.pos[idx] = self.items.len() as u16;
+    }
     pub fn iter(&self) -> impl Iterator<Item = &(StepIdx, Seen)> {
-        self.0.iter()
+        self.items.iter()
     }
 }
 
@@ -399,13 +416,22 @@ impl Instance {
 
     /// How would `msg` fit this instance, if at all? Changes nothing.
     pub(super) fn probe(&self, rule: &Rule, msg: &Msg<'_>, trace: &Tracker) -> Option<Claim> {
-        let again = self.seen.iter().any(|(_, s)| s.again(msg))
-            || self
-                .iterations
-                .iter()
-                .any(|it| it.seen.iter().any(|(_, s)| s.again(msg)));
-        if again {
-            return Some(Claim::Again);
+        // One pass over what the instance holds: a retransmission, or the
+        // next hop of a held message (a copy a proxy forwarded).
+        let mut fwd: Option<(StepIdx, Option<usize>)> = None;
+        let outer = self.seen.iter().map(|(i, s)| (*i, None, s));
+        let inner = self
+            .iterations
+            .iter()
+            .enumerate()
+            .flat_map(|(n, it)| it.seen.iter().map(move |(i, s)| (*i, Some(n), s)));
+        for (idx, iter, s) in outer.chain(inner) {
+            if s.again(msg) {
+                return Some(Claim::Again);
+            }
+            if fwd.is_none() && s.forwarded_as(msg) {
+                fwd = Some((idx, iter));
+            }
         }
         let first = if self.from_context && self.seen.get(0).is_none() {
             0
@@ -416,7 +442,7 @@ impl Instance {
         // that message's journey: only a step of its transaction group
         // can take it (the REFER a core forwards to part-b is not part-b's
         // own REFER, though it is also addressed to the session).
-        let journey = self.forwarded_group(rule, msg);
+        let journey = fwd.map(|(idx, _)| rule.txn_group[idx]);
         for idx in first..rule.steps.len() {
             if journey.is_some_and(|g| rule.txn_group[idx] != g) {
                 continue;
@@ -465,57 +491,36 @@ impl Instance {
                 });
             }
         }
-        self.probe_hop(rule, msg)
+        let (idx, iter) = fwd?;
+        self.probe_hop(rule, msg, idx, iter)
     }
 
-    /// The transaction group of the step whose message `msg` forwards one
-    /// hop on, if any.
-    fn forwarded_group(&self, rule: &Rule, msg: &Msg<'_>) -> Option<StepIdx> {
-        let outer = self.seen.iter();
-        let inner = self.iterations.iter().flat_map(|it| it.seen.iter());
-        outer
-            .chain(inner)
-            .find(|(_, s)| s.forwarded_as(msg))
-            .map(|(idx, _)| rule.txn_group[*idx])
-    }
-
-    /// Is `msg` the next hop of a message the instance holds?
-    fn probe_hop(&self, rule: &Rule, msg: &Msg<'_>) -> Option<Claim> {
+    /// `msg` forwards step `idx`'s message one hop on: what that hop is.
+    fn probe_hop(
+        &self,
+        rule: &Rule,
+        msg: &Msg<'_>,
+        idx: StepIdx,
+        iter: Option<usize>,
+    ) -> Option<Claim> {
         let pp = |r: usize| per_participant(rule, r);
-        let mut found = None;
-        let mut consider = |idx: StepIdx, iter: Option<usize>, s: &Seen| {
-            if found.is_some() || !s.forwarded_as(msg) {
-                return;
-            }
-            let step = &rule.steps[idx];
-            let view = self.view(rule, iter, &pp);
-            let how = if step.path {
-                HopKind::Path
-            } else if rule.proxies[step.to] {
-                HopKind::Through
-            } else if self.retargetable(rule, idx, iter) {
-                HopKind::Retarget
-            } else {
-                return;
-            };
-            // The next node must be free to take its place.
-            let ok = match how {
-                HopKind::Through => view.fit(step.to, msg.dst, true) != Fit::No,
-                HopKind::Path | HopKind::Retarget => true,
-            };
-            if ok {
-                found = Some(Claim::Hop { idx, iter, how });
-            }
+        let step = &rule.steps[idx];
+        let how = if step.path {
+            HopKind::Path
+        } else if rule.proxies[step.to] {
+            HopKind::Through
+        } else if self.retargetable(rule, idx, iter) {
+            HopKind::Retarget
+        } else {
+            return None;
         };
-        for (idx, s) in self.seen.iter() {
-            consider(*idx, None, s);
+        // Inside a chain, the next node must be free to join it.
+        if how == HopKind::Through
+            && self.view(rule, iter, &pp).fit(step.to, msg.dst, true) == Fit::No
+        {
+            return None;
         }
-        for (i, it) in self.iterations.iter().enumerate() {
-            for (idx, s) in it.seen.iter() {
-                consider(*idx, Some(i), s);
-            }
-        }
-        found
+        Some(Claim::Hop { idx, iter, how })
     }
 
     /// May step `idx`'s receiving role move on to the next node the
