@@ -7,11 +7,21 @@
 //! where a 200 OK is expected, a sipfrag with a failure status) is `wrong`.
 //! In flow 2, steps 6-11 form one chain per participating server, after
 //! steps 1-5 and before steps 12-18.
+//!
+//! Format 2 (traces with topology variants): flow 2's steps 7-10 are
+//! part-b's only (each other participating server has steps 6 and 11); a
+//! step on a link the capture leaves out (`one-vantage`) is `unobserved`,
+//! and an instance whose only non-ok steps are unobserved is `partial`;
+//! each line names its `topology`; a flow 3 made due by its context is
+//! triggered by the session dialog's 2xx (`notify_frame` then gives the
+//! NOTIFY's first frame, when there is one).
 
 use std::io::{self, Write};
 
 use crate::poc::{PocInstance, Rule};
 use crate::script::StepTag;
+use crate::topology;
+use crate::variant::Topology;
 
 /// A step's status other than ok.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +32,8 @@ pub enum Status {
     OutOfOrder,
     /// Written with the wrong content.
     Wrong,
+    /// On a link the capture leaves out.
+    Unobserved,
 }
 
 impl Status {
@@ -31,6 +43,7 @@ impl Status {
             Status::Missing => "missing",
             Status::OutOfOrder => "out-of-order",
             Status::Wrong => "wrong",
+            Status::Unobserved => "unobserved",
         }
     }
 }
@@ -49,6 +62,11 @@ pub struct Truth {
     pub steps: Vec<(StepTag, Status, u64)>,
     /// Participant URIs (flow 2) by index.
     pub participants: Vec<String>,
+    /// Format 2: the instance's topology variant.
+    pub topo: Option<Topology>,
+    /// Format 2, flow 3 made due by its context: frame of the NOTIFY's
+    /// first written hop (0: none).
+    pub notify_frame: u64,
 }
 
 impl Truth {
@@ -57,16 +75,34 @@ impl Truth {
         self.steps.is_empty()
     }
 
+    /// The verdict of report-json.md.
+    pub fn verdict(&self) -> &'static str {
+        if self.pass() {
+            "pass"
+        } else if self.steps.iter().all(|s| s.1 == Status::Unobserved) {
+            "partial"
+        } else {
+            "fail"
+        }
+    }
+
     /// Write the truth as one JSON line.
     pub fn write_json(&self, out: &mut dyn Write) -> io::Result<()> {
         write!(
             out,
-            "{{\"rule\":\"{}\",\"trigger_frame\":{},\"call_id\":\"{}\",\"verdict\":\"{}\",\"steps\":[",
+            "{{\"rule\":\"{}\",\"trigger_frame\":{},\"call_id\":\"{}\",\"verdict\":\"{}\",",
             self.rule.id(),
             self.trigger_frame,
             self.call_id,
-            if self.pass() { "pass" } else { "fail" }
+            self.verdict()
         )?;
+        if let Some(t) = self.topo {
+            write!(out, "\"topology\":\"{}\",", t.name())?;
+            if self.notify_frame != 0 {
+                write!(out, "\"notify_frame\":{},", self.notify_frame)?;
+            }
+        }
+        out.write_all(b"\"steps\":[")?;
         for (i, (tag, status, frame)) in self.steps.iter().enumerate() {
             if i > 0 {
                 out.write_all(b",")?;
@@ -105,15 +141,21 @@ fn precedes(rule: Rule, j: StepTag, k: StepTag) -> bool {
 /// Compute the truth of a played instance.
 pub fn of(inst: &PocInstance) -> Truth {
     let rule = inst.rule;
+    let v2 = inst.topo.is_some();
+    let vantage = inst.topo == Some(Topology::OneVantage);
     let parts = inst.participants.len().max(1);
     // Every step of the rule, once (per participant where it repeats).
     let mut tags: Vec<StepTag> = Vec::new();
     for step in 1..=rule.steps() {
         if rule.per_participant(step) {
-            tags.extend((0..parts).map(|p| StepTag {
-                step,
-                part: p as u8,
-            }));
+            tags.extend(
+                (0..parts)
+                    .map(|p| StepTag {
+                        step,
+                        part: p as u8,
+                    })
+                    .filter(|t| rule.has_step(t.step, t.part, v2)),
+            );
         } else {
             tags.push(StepTag { step, part: 0 });
         }
@@ -129,9 +171,22 @@ pub fn of(inst: &PocInstance) -> Truth {
                 .map_or((tag, 0, false), |m| (tag, m.frame, m.wrong))
         })
         .collect();
+    // One-vantage: a step whose link the capture leaves out.
+    let unobserved = |tag: StepTag| {
+        vantage
+            && inst.script.msgs.iter().any(|m| {
+                m.step == Some(tag)
+                    && inst.script.txns.get(m.txn as usize).is_some_and(|t| {
+                        let (a, b) = t.endpoints(m.kind);
+                        !topology::captured(a, b)
+                    })
+            })
+    };
     let mut steps = Vec::new();
     for &(tag, frame, wrong) in &seen {
-        let status = if frame == 0 {
+        let status = if frame == 0 && unobserved(tag) {
+            Some(Status::Unobserved)
+        } else if frame == 0 {
             Some(Status::Missing)
         } else if seen
             .iter()
@@ -147,12 +202,30 @@ pub fn of(inst: &PocInstance) -> Truth {
             steps.push((tag, st, frame));
         }
     }
+    // The trigger: step 1 (or the due context's 2xx); where the capture
+    // leaves it out, the first step it holds.
+    let mut trigger_frame = inst.script.msgs.get(inst.trigger).map_or(0, |m| m.frame);
+    if trigger_frame == 0 && vantage {
+        trigger_frame = seen
+            .iter()
+            .map(|s| s.1)
+            .filter(|&f| f != 0)
+            .min()
+            .unwrap_or(0);
+    }
+    let notify_frame = if inst.due.is_some() {
+        seen.first().map_or(0, |s| s.1)
+    } else {
+        0
+    };
     Truth {
         rule,
-        trigger_frame: inst.script.msgs.get(inst.trigger).map_or(0, |m| m.frame),
+        trigger_frame,
         call_id: inst.call_id.to_text(),
         steps,
         participants: inst.participants.iter().map(|u| u.to_text()).collect(),
+        topo: inst.topo,
+        notify_frame,
     }
 }
 
@@ -182,6 +255,8 @@ mod tests {
             trigger: 0,
             call_id: CallId { id: 1, host: 2 },
             participants: (0..parts).map(|i| Uri::Domain { net: i as u8 }).collect(),
+            topo: None,
+            due: None,
         }
     }
 
