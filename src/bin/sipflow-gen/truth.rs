@@ -12,7 +12,9 @@
 //! part-b's only (each other participating server has steps 6 and 11); a
 //! step on a link the capture leaves out (`one-vantage`) is `unobserved`,
 //! and an instance whose only non-ok steps are unobserved is `partial`;
-//! each line names its `topology`; a flow 3 made due by its context is
+//! each line names its `topology` and, for flow 2, its `participants`
+//! (the Request-URI of ctrl-a's BYE toward each participating server,
+//! part-b first); a flow 3 made due by its context is
 //! triggered by the session dialog's 2xx (`notify_frame` then gives the
 //! NOTIFY's first frame, when there is one).
 
@@ -100,6 +102,16 @@ impl Truth {
             write!(out, "\"topology\":\"{}\",", t.name())?;
             if self.notify_frame != 0 {
                 write!(out, "\"notify_frame\":{},", self.notify_frame)?;
+            }
+            if !self.participants.is_empty() {
+                out.write_all(b"\"participants\":[")?;
+                for (i, p) in self.participants.iter().enumerate() {
+                    if i > 0 {
+                        out.write_all(b",")?;
+                    }
+                    write!(out, "\"{p}\"")?;
+                }
+                out.write_all(b"],")?;
             }
         }
         out.write_all(b"\"steps\":[")?;
