@@ -10,7 +10,9 @@
 //!
 //! Format 2 (traces with topology variants): flow 2's steps 7-10 are
 //! part-b's only (each other participating server has steps 6 and 11); a
-//! step on a link the capture leaves out (`one-vantage`) is `unobserved`,
+//! step on a link the capture leaves out (`one-vantage`) is `unobserved`
+//! (and flow 2's other participating servers, whose dialogs the capture
+//! never holds there, have no steps),
 //! and an instance whose only non-ok steps are unobserved is `partial`;
 //! each line names its `topology` and, for flow 2, its `participants`
 //! (the Request-URI of ctrl-a's BYE toward each participating server,
@@ -155,7 +157,11 @@ pub fn of(inst: &PocInstance) -> Truth {
     let rule = inst.rule;
     let v2 = inst.topo.is_some();
     let vantage = inst.topo == Some(Topology::OneVantage);
-    let parts = inst.participants.len().max(1);
+    // One-vantage: flow 2's other participating servers are reached on
+    // links the capture leaves out (their dialogs too): no step of theirs
+    // can be known, so only part-b's are listed.
+    let known = if vantage { 1 } else { inst.participants.len() };
+    let parts = known.max(1);
     // Every step of the rule, once (per participant where it repeats).
     let mut tags: Vec<StepTag> = Vec::new();
     for step in 1..=rule.steps() {
@@ -235,7 +241,12 @@ pub fn of(inst: &PocInstance) -> Truth {
         trigger_frame,
         call_id: inst.call_id.to_text(),
         steps,
-        participants: inst.participants.iter().map(|u| u.to_text()).collect(),
+        participants: inst
+            .participants
+            .iter()
+            .take(known)
+            .map(|u| u.to_text())
+            .collect(),
         topo: inst.topo,
         notify_frame,
     }
