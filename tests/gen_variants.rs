@@ -9,7 +9,9 @@
 //! through both cores (`spec`), `one-vantage` writes no packet on the links
 //! it leaves out, `notify-never` sends no NOTIFY in the due subscription and
 //! goes on 32 s past the trigger, and `no-alternative` has neither flow's
-//! behaviour after the REFER. tshark is required: the test fails without it.
+//! behaviour after the REFER. The topology samples (samples/flows/topologies/,
+//! rows in samples/flows/EXPECTED-topologies.tsv) are read back the same way.
+//! tshark is required: the test fails without it.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -638,4 +640,196 @@ fn default_truth_format_is_unchanged_and_v1_refuses_variants() {
     assert!(out.status.success());
     let truth = std::fs::read_to_string(dir.path().join("x.truth")).unwrap();
     assert!(truth.lines().all(|l| l.contains("\"topology\":\"spec\"")));
+}
+
+/// One row of samples/flows/EXPECTED-topologies.tsv.
+struct Row {
+    file: String,
+    rule: String,
+    call_id: String,
+    trigger: u64,
+    verdict: String,
+    not_ok: Vec<(String, String)>,
+    frames: Vec<(String, u64)>,
+}
+
+fn rows() -> Vec<Row> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("samples/flows/EXPECTED-topologies.tsv"))
+        .expect("samples/flows/EXPECTED-topologies.tsv");
+    let pairs = |s: &str| -> Vec<(String, String)> {
+        if s == "-" {
+            return Vec::new();
+        }
+        s.split(',')
+            .map(|p| {
+                let (a, b) = p.split_once('=').expect("step=value");
+                (a.to_string(), b.to_string())
+            })
+            .collect()
+    };
+    let mut lines = text.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("file\trule\ttrigger_call_id")
+    );
+    lines
+        .map(|line| {
+            let c: Vec<&str> = line.split('\t').collect();
+            assert_eq!(c.len(), 10, "{line}");
+            Row {
+                file: c[0].into(),
+                rule: c[1].into(),
+                call_id: c[2].into(),
+                trigger: c[3].parse().unwrap(),
+                verdict: c[6].into(),
+                not_ok: pairs(c[7]),
+                frames: pairs(c[8])
+                    .into_iter()
+                    .map(|(k, v)| (k, v.parse().unwrap()))
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// The topology samples' rows, read back with tshark: every cited frame
+/// holds the step's message, verdicts follow the statuses, and each
+/// capture's hops are what its variant says.
+#[test]
+fn topology_samples_rows_point_at_their_messages() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let rows = rows();
+    let files: HashSet<&str> = rows.iter().map(|r| r.file.as_str()).collect();
+    for v in [
+        "spec",
+        "direct",
+        "core-a-only",
+        "ims",
+        "one-vantage",
+        "notify-never",
+        "no-alternative",
+    ] {
+        assert!(
+            files.contains(format!("flows/topologies/{v}.pcap").as_str()),
+            "no rows for {v}"
+        );
+    }
+    let mut cache: HashMap<&str, Vec<(u64, Vec<Msg>)>> = HashMap::new();
+    for r in &rows {
+        let frames = cache
+            .entry(r.file.as_str())
+            .or_insert_with(|| messages(&root.join(&r.file)));
+        let at = |f: u64| -> Vec<&Msg> {
+            frames
+                .iter()
+                .filter(|(n, _)| *n == f)
+                .flat_map(|(_, m)| m)
+                .collect()
+        };
+        assert!(
+            at(r.trigger).iter().any(|m| m.call_id == r.call_id),
+            "{}: trigger {} is not {}",
+            r.file,
+            r.trigger,
+            r.call_id
+        );
+        for (k, f) in &r.frames {
+            let n: u64 = k.split('[').next().unwrap().parse().unwrap();
+            let (m, is_resp) = expected(&r.rule, n);
+            let ok = at(*f).iter().any(|x| {
+                if is_resp {
+                    x.cseq_method == m && !x.status.is_empty()
+                } else {
+                    x.method == m
+                }
+            });
+            assert!(ok, "{}: step {k} at frame {f} is not {m}", r.file);
+        }
+        let statuses: HashSet<&str> = r.not_ok.iter().map(|(_, s)| s.as_str()).collect();
+        let want = if statuses.is_empty() {
+            "pass"
+        } else if statuses.iter().all(|s| *s == "unobserved") {
+            "partial"
+        } else {
+            "fail"
+        };
+        assert_eq!(r.verdict, want, "{} {}", r.file, r.rule);
+        // Format 2: steps 7-10 of part-b only.
+        let keys = r
+            .not_ok
+            .iter()
+            .map(|(k, _)| k)
+            .chain(r.frames.iter().map(|(k, _)| k));
+        for k in keys {
+            if let Some((n, p)) = k.split_once('[') {
+                let n: u64 = n.parse().unwrap();
+                if (7..=10).contains(&n) {
+                    assert_eq!(p, "part-b]", "{}: {k}", r.file);
+                }
+            }
+        }
+    }
+    let all = |f: &str| -> Vec<Msg> {
+        cache[f]
+            .iter()
+            .flat_map(|(_, m)| m.iter().cloned())
+            .collect()
+    };
+    // direct: ctrl-a (127.0.1.5) sends its BYE straight to part-x (.9).
+    let d = all("flows/topologies/direct.pcap");
+    let byes: Vec<&Msg> = d
+        .iter()
+        .filter(|m| m.method == "BYE" && m.ruri.contains("@127.0.1.9"))
+        .collect();
+    assert_eq!(byes.len(), 1);
+    assert_eq!(
+        (byes[0].src.as_str(), byes[0].dst.as_str()),
+        ("127.0.1.5", "127.0.1.9")
+    );
+    // core-a-only: ctrl-a -> core-a (.4) -> part-a2 (.21).
+    let d = all("flows/topologies/core-a-only.pcap");
+    let hops: Vec<(&str, &str)> = d
+        .iter()
+        .filter(|m| m.method == "BYE" && m.ruri.contains("@127.0.1.21"))
+        .map(|m| (m.src.as_str(), m.dst.as_str()))
+        .collect();
+    assert_eq!(
+        hops,
+        vec![("127.0.1.5", "127.0.1.4"), ("127.0.1.4", "127.0.1.21")]
+    );
+    // ims: Max-Forwards and Via count agree; two chains of two proxies
+    // between two servers make five Vias at the last hop.
+    let d = all("flows/topologies/ims.pcap");
+    for m in d.iter().filter(|m| !m.method.is_empty()) {
+        let mf: usize = m.max_forwards.parse().unwrap();
+        assert_eq!(mf + m.vias.unwrap(), 71, "{m:?}");
+    }
+    assert_eq!(d.iter().filter_map(|m| m.vias).max(), Some(5));
+    // one-vantage: every packet touches core-b (127.0.1.2).
+    let d = all("flows/topologies/one-vantage.pcap");
+    assert!(
+        d.iter()
+            .all(|m| m.src == "127.0.1.2" || m.dst == "127.0.1.2")
+    );
+    // notify-never: no NOTIFY in Alice's subscription after the trigger,
+    // and the capture goes on 32 s past it.
+    let r = rows
+        .iter()
+        .find(|r| r.file.ends_with("notify-never.pcap") && r.verdict == "fail")
+        .unwrap();
+    let d = all(&r.file);
+    let t0 = d.iter().find(|m| m.frame == r.trigger).unwrap();
+    assert_eq!(
+        (t0.status.as_str(), t0.cseq_method.as_str()),
+        ("200", "INVITE")
+    );
+    assert!(d.iter().map(|m| m.time).fold(0.0, f64::max) > t0.time + 32.0);
+    let sub = d.iter().find(|m| m.method == "SUBSCRIBE").unwrap();
+    assert!(
+        !d.iter()
+            .any(|m| m.call_id == sub.call_id && m.method == "NOTIFY" && m.frame > r.trigger)
+    );
 }
