@@ -208,11 +208,11 @@ fn expected(rule: &str, step: u64) -> (&'static str, bool) {
 }
 
 /// Whether the one-vantage capture sees an address (sipflow-gen's
-/// topology: the one-vantage networks are 10.65-80.x.x; the cores
+/// topology: the one-vantage networks are 10.65-225.x.x; the cores
 /// (10.N.0.10) of the even ones and the clients of the odd ones are tapped).
 fn tapped(ip: &str) -> bool {
     let o: Vec<u32> = ip.split('.').map(|x| x.parse().unwrap()).collect();
-    if o[0] != 10 || !(65..=80).contains(&o[1]) {
+    if o[0] != 10 || !(65..=225).contains(&o[1]) {
         return true;
     }
     let even = (o[1] - 65).is_multiple_of(2);
@@ -301,23 +301,29 @@ fn check(t: &Trace) {
             .filter(|m| m.call_id == call_id)
             .collect();
         assert!(!trig.is_empty(), "trigger Call-ID not at its frame: {l}");
-        let due = topo == "notify-never" || l.get("notify_frame").is_some();
-
-        // The trigger: step 1, the first captured step (one-vantage flow 3:
-        // step 2), or the due context's 2xx to the session INVITE.
-        if due {
+        // A flow 3 made due by its context names the session dialog's 2xx;
+        // it is the trigger when the NOTIFY never came (notify-never).
+        assert_eq!(
+            topo == "notify-never",
+            l.get("due").is_some_and(|d| d["frame"] == trigger),
+            "{l}"
+        );
+        if let Some(d) = l.get("due") {
+            let due_frame = d["frame"].as_u64().unwrap();
+            let due_cid = d["call_id"].as_str().unwrap();
             assert!(
-                trig.iter()
-                    .any(|m| m.status == "200" && m.cseq_method == "INVITE"),
+                at(due_frame).iter().any(|m| m.call_id == due_cid
+                    && m.status == "200"
+                    && m.cseq_method == "INVITE"),
                 "{l}"
             );
-            let inv = call(call_id)
+            let inv = call(due_cid)
                 .into_iter()
                 .find(|m| m.method == "INVITE")
                 .expect("session INVITE");
             assert!(inv.contact.contains(";isfocus"), "{l}");
             // For client A: a subscription from that address of record,
-            // accepted before the trigger.
+            // accepted before the 2xx.
             let aor = bracketed(&inv.to);
             let sub = *subscribes
                 .get(aor)
@@ -327,25 +333,29 @@ fn check(t: &Trace) {
             assert!(
                 in_sub.iter().any(|m| m.status == "200"
                     && m.cseq_method == "SUBSCRIBE"
-                    && m.frame < trigger),
+                    && m.frame < due_frame),
                 "{l}"
             );
             let notifies: Vec<u64> = in_sub
                 .iter()
-                .filter(|m| m.method == "NOTIFY" && m.frame > trigger)
+                .filter(|m| m.method == "NOTIFY" && m.frame > due_frame)
                 .map(|m| m.frame)
                 .collect();
             if topo == "notify-never" {
+                assert_eq!(call_id, due_cid, "{l}");
                 assert!(notifies.is_empty(), "a NOTIFY after all: {l}");
                 assert_eq!(steps.len(), 4);
                 assert!(steps.iter().all(|s| s["status"] == "missing"), "{l}");
                 let t0 = trig[0].time;
                 assert!(last_time > t0 + 32.0, "capture ends too soon: {l}");
             } else {
-                let nf = l["notify_frame"].as_u64().unwrap();
-                assert_eq!(notifies.first(), Some(&nf), "{l}");
+                // The NOTIFY (step 1) in that subscription is the trigger.
+                assert_eq!(notifies.first(), Some(&trigger), "{l}");
+                *seen.entry("due").or_default() += 1;
+                assert_eq!(call_id, sub.call_id, "{l}");
             }
-        } else {
+        }
+        if topo != "notify-never" {
             let (m, _) = expected(rule, 1);
             assert!(trig.iter().any(|x| x.method == m), "trigger is no {m}: {l}");
         }
@@ -529,10 +539,7 @@ fn check(t: &Trace) {
 
         // Flow 3's NOTIFY: one Via per node so far.
         if rule == "poc-preest-participant-notify" && topo != "notify-never" {
-            let nf = l
-                .get("notify_frame")
-                .and_then(Value::as_u64)
-                .unwrap_or(trigger);
+            let nf = trigger;
             let Some(n) = at(nf).iter().find(|m| m.method == "NOTIFY") else {
                 panic!("no NOTIFY at {nf}: {l}");
             };
@@ -562,7 +569,7 @@ fn check(t: &Trace) {
     for m in &all {
         let v = |ip: &str| {
             ip.starts_with("10.")
-                && (65..=80).contains(&ip.split('.').nth(1).unwrap().parse::<u32>().unwrap())
+                && (65..=225).contains(&ip.split('.').nth(1).unwrap().parse::<u32>().unwrap())
         };
         if v(&m.src) || v(&m.dst) {
             vantage += 1;
@@ -591,6 +598,7 @@ fn check(t: &Trace) {
     }
     assert!(deep > 0, "no request crossed six nodes");
     assert!(seen.get("unobserved").copied().unwrap_or(0) > 0, "{seen:?}");
+    assert!(seen.get("due").copied().unwrap_or(0) > 0, "{seen:?}");
     assert!(
         seen.get("participant").copied().unwrap_or(0) > 20,
         "{seen:?}"

@@ -101,8 +101,9 @@ pub struct PocInstance {
     /// Its topology variant (`None`: a trace without variants).
     pub topo: Option<Topology>,
     /// Flow 3 made due by its context: the session dialog's 2xx (its first
-    /// hop, sent by server-a), which is then the instance's trigger.
-    pub due: Option<MsgId>,
+    /// hop, sent by server-a) and its Call-ID; the instance's trigger when
+    /// no NOTIFY (step 1) is written.
+    pub due: Option<(MsgId, CallId)>,
 }
 
 fn tag(step: u8) -> Option<StepTag> {
@@ -199,7 +200,7 @@ struct Setup {
 
 fn session_setup(s: &mut Script, rng: &mut Rng, ctx: &Ctx, extra: usize) -> Option<Setup> {
     let b = ctx.net(rng, true, &[]);
-    let a = ctx.net(rng, false, &[b]);
+    let a = ctx.peer_net(rng, b);
     let mut xs: Vec<Net> = Vec::new();
     for _ in 0..extra {
         let mut not = xs.clone();
@@ -689,10 +690,11 @@ pub fn release_session(
 /// With variants, half the instances (and every `notify-never` one) make
 /// flow 3 due before the NOTIFY (flows.md, "When flow 3 is due"): the
 /// session dialog is ctrl-a's INVITE toward server-a for client A
-/// (`Contact: <SESSION>;isfocus`, To client A's address of record), and
-/// its 2xx is the instance's trigger. `notify-never` then sends no NOTIFY.
-/// `one-vantage` puts client A in an odd one-vantage network: only the
-/// client-a ↔ core-a link of the steps is captured (steps 2 and 3).
+/// (`Contact: <SESSION>;isfocus`, To client A's address of record).
+/// `notify-never` then sends no NOTIFY, and the 2xx is the trigger.
+/// `one-vantage` puts client A in an odd one-vantage network of its own:
+/// only the client-a ↔ core-a link of the steps is captured (steps 2 and
+/// 3).
 pub fn participant_notify(
     rng: &mut Rng,
     t0: u64,
@@ -708,8 +710,12 @@ pub fn participant_notify(
         part: 0,
     });
     let mut s = Script::new(t0, missing);
-    let a = ctx.net(rng, false, &[]);
-    let c = ctx.net(rng, true, &[a]);
+    let (a, c) = if vantage {
+        ctx.flow3_vantage_nets()
+    } else {
+        let a = ctx.net(rng, false, &[]);
+        (a, ctx.peer_net(rng, a))
+    };
     let ua_ = ctx.user_a(rng);
     let due_ctx = never || (ctx.v2() && !vantage && rng.chance(0.5));
     let ip = client(a, ua_);
@@ -812,9 +818,9 @@ pub fn participant_notify(
 }
 
 /// Flow 3 made due by its context: ctrl-a (network `c`) invites server-a
-/// (network `a`) into the PoC session for client A (`me`); the 2xx's
-/// first hop, sent by server-a, is the trigger. Then the NOTIFY (steps
-/// 1-4), unless the variant is `notify-never`.
+/// (network `a`) into the PoC session for client A (`me`). Then the NOTIFY
+/// (steps 1-4, step 1 the trigger), unless the variant is `notify-never`:
+/// then the 2xx's first hop, sent by server-a, is the trigger.
 fn notify_due(
     mut s: Script,
     rng: &mut Rng,
@@ -862,18 +868,20 @@ fn notify_due(
     let (&due, &ok) = (r.first()?, r.last()?);
     let dlg = hops::dialog_of(&s, ts)?;
     let acked = hops::ack(&mut s, rng, &dlg, ts, ok);
-    let call_id = s.txns.get(ts)?.call_id;
-    if !ctx.is(Topology::NotifyNever) {
-        notify_steps(&mut s, rng, fault, sub, acked, me, session)?;
-    }
+    let due_cid = s.txns.get(ts)?.call_id;
+    let (call_id, trigger) = if ctx.is(Topology::NotifyNever) {
+        (due_cid, due)
+    } else {
+        notify_steps(&mut s, rng, fault, sub, acked, me, session)?
+    };
     Some(PocInstance {
         rule: Rule::ParticipantNotify,
         script: s,
-        trigger: due,
+        trigger,
         call_id,
         participants: Vec::new(),
         topo: ctx.topo,
-        due: Some(due),
+        due: Some((due, due_cid)),
     })
 }
 

@@ -91,7 +91,7 @@ enum What {
         call_id: crate::sip::CallId,
         participants: Vec<crate::uri::Uri>,
         topo: Option<Topology>,
-        due: Option<usize>,
+        due: Option<(usize, crate::sip::CallId)>,
     },
     Background,
 }

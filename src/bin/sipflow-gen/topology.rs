@@ -37,10 +37,18 @@ pub fn is_server(ip: u32) -> bool {
     ip & 0xff00 == 0
 }
 
-/// First network of the one-vantage topology (networks 64-79, addresses
-/// 10.65-80.x.x): used by no other instance, so that a link the capture
-/// leaves out carries no SIP at all in the whole trace.
+/// First network of the one-vantage topology (networks 64-224, addresses
+/// 10.65-225.x.x): used by no other instance, so that a link the capture
+/// leaves out carries no SIP at all in the whole trace. Flows 1 and 2 use
+/// networks 64-71; flow 3 one pair of odd networks of its own per instance
+/// (from [`VANTAGE_FLOW3`]).
 pub const VANTAGE: Net = 64;
+
+/// First network of one-vantage flow 3 instances (odd networks 97-223).
+pub const VANTAGE_FLOW3: Net = 97;
+
+/// Last network of the one-vantage topology.
+pub const VANTAGE_LAST: Net = 224;
 
 /// IMS chain proxies of network `net` (topology `ims`): P-CSCF 10.N.0.11,
 /// S-CSCF 10.N.0.12, I-CSCF 10.N.0.13, and a second P-CSCF 10.N.0.14 on
@@ -76,7 +84,7 @@ pub fn poc_extra(net: Net, k: u8) -> u32 {
 pub fn tapped(ip: u32) -> bool {
     let second = (ip >> 16) & 0xff;
     let first = u32::from(VANTAGE) + 1;
-    if ip >> 24 != 10 || !(first..first + u32::from(NETS)).contains(&second) {
+    if ip >> 24 != 10 || !(first..=u32::from(VANTAGE_LAST) + 1).contains(&second) {
         return true;
     }
     let even = (second - first).is_multiple_of(2);
@@ -92,11 +100,11 @@ pub fn captured(a: u32, b: u32) -> bool {
     tapped(a) || tapped(b)
 }
 
-/// A random one-vantage network of the given parity (even: its core is
-/// tapped; odd: its clients are).
+/// A random one-vantage network of flows 1 and 2 (64-71) of the given
+/// parity (even: its core is tapped; odd: its clients are).
 pub fn vantage_net(rng: &mut Rng, even: bool, not: &[Net]) -> Net {
     loop {
-        let n = VANTAGE + 2 * rng.below(u64::from(NETS) / 2) as Net + u8::from(!even);
+        let n = VANTAGE + 2 * rng.below(4) as Net + u8::from(!even);
         if !not.contains(&n) {
             return n;
         }
@@ -156,10 +164,13 @@ mod tests {
         assert!(!tapped(core(o)) && !tapped(poc(o)) && tapped(client(o, 3)));
         assert!(captured(client(e, 3), core(e)) && !captured(core(o), poc(o)));
         assert_eq!(core(VANTAGE + 15), 0x0a50_000a);
+        assert!(tapped(client(VANTAGE_LAST - 1, 2)) && !tapped(core(VANTAGE_LAST - 1)));
+        assert!(tapped(core(VANTAGE_LAST)) && !tapped(client(VANTAGE_LAST, 2)));
+        assert!(tapped(core(VANTAGE_LAST + 1)) && tapped(client(VANTAGE_LAST + 1, 2)));
         let mut rng = Rng::new(3);
         for _ in 0..50 {
             let n = vantage_net(&mut rng, false, &[VANTAGE + 1]);
-            assert!((VANTAGE..VANTAGE + NETS).contains(&n) && n % 2 == 1 && n != VANTAGE + 1);
+            assert!((VANTAGE..VANTAGE + 8).contains(&n) && n % 2 == 1 && n != VANTAGE + 1);
         }
     }
 }

@@ -16,9 +16,10 @@
 //! and an instance whose only non-ok steps are unobserved is `partial`;
 //! each line names its `topology` and, for flow 2, its `participants`
 //! (the Request-URI of ctrl-a's BYE toward each participating server,
-//! part-b first); a flow 3 made due by its context is
-//! triggered by the session dialog's 2xx (`notify_frame` then gives the
-//! NOTIFY's first frame, when there is one).
+//! part-b first); a flow 3 made due by its context names that context in
+//! `due` (frame and Call-ID of the session dialog's 2xx), which is the
+//! instance's trigger when the NOTIFY never comes (else step 1 is, as
+//! always); //! NOTIFY's first frame, when there is one).
 
 use std::io::{self, Write};
 
@@ -68,9 +69,9 @@ pub struct Truth {
     pub participants: Vec<String>,
     /// Format 2: the instance's topology variant.
     pub topo: Option<Topology>,
-    /// Format 2, flow 3 made due by its context: frame of the NOTIFY's
-    /// first written hop (0: none).
-    pub notify_frame: u64,
+    /// Format 2, flow 3 made due by its context: frame and Call-ID of the
+    /// session dialog's 2xx.
+    pub due: Option<(u64, String)>,
 }
 
 impl Truth {
@@ -102,8 +103,8 @@ impl Truth {
         )?;
         if let Some(t) = self.topo {
             write!(out, "\"topology\":\"{}\",", t.name())?;
-            if self.notify_frame != 0 {
-                write!(out, "\"notify_frame\":{},", self.notify_frame)?;
+            if let Some((frame, cid)) = &self.due {
+                write!(out, "\"due\":{{\"frame\":{frame},\"call_id\":\"{cid}\"}},")?;
             }
             if !self.participants.is_empty() {
                 out.write_all(b"\"participants\":[")?;
@@ -220,9 +221,18 @@ pub fn of(inst: &PocInstance) -> Truth {
             steps.push((tag, st, frame));
         }
     }
-    // The trigger: step 1 (or the due context's 2xx); where the capture
-    // leaves it out, the first step it holds.
-    let mut trigger_frame = inst.script.msgs.get(inst.trigger).map_or(0, |m| m.frame);
+    // The trigger: step 1; where the capture leaves it out, the first step
+    // it holds; a due flow 3 whose NOTIFY never came: the due context's 2xx.
+    let frame_of = |id: usize| inst.script.msgs.get(id).map_or(0, |m| m.frame);
+    let mut trigger_frame = frame_of(inst.trigger);
+    let mut call_id = inst.call_id.to_text();
+    let due = inst.due.map(|(id, cid)| (frame_of(id), cid.to_text()));
+    if trigger_frame == 0
+        && let Some((f, cid)) = &due
+    {
+        trigger_frame = *f;
+        call_id = cid.clone();
+    }
     if trigger_frame == 0 && vantage {
         trigger_frame = seen
             .iter()
@@ -231,15 +241,10 @@ pub fn of(inst: &PocInstance) -> Truth {
             .min()
             .unwrap_or(0);
     }
-    let notify_frame = if inst.due.is_some() {
-        seen.first().map_or(0, |s| s.1)
-    } else {
-        0
-    };
     Truth {
         rule,
         trigger_frame,
-        call_id: inst.call_id.to_text(),
+        call_id,
         steps,
         participants: inst
             .participants
@@ -248,7 +253,7 @@ pub fn of(inst: &PocInstance) -> Truth {
             .map(|u| u.to_text())
             .collect(),
         topo: inst.topo,
-        notify_frame,
+        due,
     }
 }
 

@@ -130,6 +130,20 @@ impl Ctx {
         }
     }
 
+    /// One-vantage flow 3: client A's network and the PoC session's, both
+    /// odd (untapped cores) and client A's used by no other instance of
+    /// the first 64, so that its core has captured SIP with its own client
+    /// A only.
+    pub fn flow3_vantage_nets(&self) -> (Net, Net) {
+        let a = topology::VANTAGE_FLOW3 + 2 * (self.seq % 64) as Net;
+        let c = if a + 2 <= topology::VANTAGE_LAST {
+            a + 2
+        } else {
+            a - 2
+        };
+        (a, c)
+    }
+
     /// Whether the trace has variants (and the truth's format 2).
     pub fn v2(&self) -> bool {
         self.topo.is_some()
@@ -149,6 +163,19 @@ impl Ctx {
             topology::any_net(rng)
         } else {
             topology::other_net(rng, not)
+        }
+    }
+
+    /// The network on the other side of `n` (network A of flows 1 and 2,
+    /// the PoC session's network of flow 3). One-vantage: its pair (even
+    /// 2k with odd 2k+1), so that the untapped core of an odd network has
+    /// captured SIP with one node only, its pair's core (a bound role of
+    /// every instance that uses it), and no other SIP at all.
+    pub fn peer_net(&self, rng: &mut Rng, n: Net) -> Net {
+        if self.is(Topology::OneVantage) {
+            n ^ 1
+        } else {
+            self.net(rng, false, &[n])
         }
     }
 
