@@ -544,6 +544,12 @@ fn check(t: &Trace) {
                 panic!("no NOTIFY at {nf}: {l}");
             };
             assert!(n.event == "conference" || n.vias.is_none(), "{l}");
+            // Flow 3 with no context in the capture (no SUBSCRIBE in its
+            // dialog): it starts at its NOTIFY.
+            if !call(&n.call_id).iter().any(|m| m.method == "SUBSCRIBE") {
+                assert!(l.get("due").is_none(), "{l}");
+                *seen.entry("bare").or_default() += 1;
+            }
             let vias: HashSet<usize> = call(&n.call_id)
                 .iter()
                 .filter(|m| m.method == "NOTIFY" && m.frame >= nf)
@@ -599,6 +605,7 @@ fn check(t: &Trace) {
     assert!(deep > 0, "no request crossed six nodes");
     assert!(seen.get("unobserved").copied().unwrap_or(0) > 0, "{seen:?}");
     assert!(seen.get("due").copied().unwrap_or(0) > 0, "{seen:?}");
+    assert!(seen.get("bare").copied().unwrap_or(0) > 0, "{seen:?}");
     assert!(
         seen.get("participant").copied().unwrap_or(0) > 20,
         "{seen:?}"

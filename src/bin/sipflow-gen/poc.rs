@@ -687,8 +687,10 @@ pub fn release_session(
 
 /// Flow 3: client A is notified that a PoC session was established.
 ///
-/// With variants, half the instances (and every `notify-never` one) make
-/// flow 3 due before the NOTIFY (flows.md, "When flow 3 is due"): the
+/// With variants, a quarter of the instances carry no subscription in the
+/// capture, a quarter a subscription and a session dialog not for client A
+/// (To SESSION), and half (and every `notify-never` one) make flow 3 due
+/// before the NOTIFY (flows.md, "When flow 3 is due"): the
 /// session dialog is ctrl-a's INVITE toward server-a for client A
 /// (`Contact: <SESSION>;isfocus`, To client A's address of record).
 /// `notify-never` then sends no NOTIFY, and the 2xx is the trigger.
@@ -718,6 +720,9 @@ pub fn participant_notify(
     };
     let ua_ = ctx.user_a(rng);
     let due_ctx = never || (ctx.v2() && !vantage && rng.chance(0.5));
+    // With variants, half the others have no context in the capture (the
+    // subscription was made before it started): flow 3 starts at its NOTIFY.
+    let bare = ctx.v2() && !vantage && !due_ctx && rng.chance(0.5);
     let ip = client(a, ua_);
     let me = Uri::Aor { net: a, user: ua_ };
     let tcp = rng.chance(TCP_SHARE);
@@ -755,6 +760,20 @@ pub fn participant_notify(
     t.extra = Extra::Subscribe;
     t.poc = true;
     let tsub = s.txn(t);
+    if bare {
+        // The subscription's dialog, set up before the capture began.
+        let sub = hops::dialog_of(&s, tsub)?;
+        let (call_id, e1) = notify_steps(&mut s, rng, fault, sub, acked, me, session)?;
+        return Some(PocInstance {
+            rule: Rule::ParticipantNotify,
+            script: s,
+            trigger: e1,
+            call_id,
+            participants: Vec::new(),
+            topo: ctx.topo,
+            due: None,
+        });
+    }
     let d = ua(rng);
     let h = hops::request_path(&mut s, rng, tsub, &[acked], d, ReqOpts::default());
     let d = ua(rng);
