@@ -2,7 +2,11 @@
 //! size, full of concurrent OMA PoC flows (flows.md) and ordinary SIP
 //! traffic, plus a truth file saying what sipflow's report must be for
 //! each PoC instance. It is the benchmark input and an independent check
-//! of sipflow: it shares no code with sipflow's parsers.
+//! of sipflow: it shares no code with sipflow's parsers. With
+//! `--topologies` each PoC instance runs on one of several networks (the
+//! spec's figure, IMS chains, direct or core-A-only participants, a single
+//! vantage point, a due flow 3 whose NOTIFY never comes, a REFER(BYE) that
+//! no flow follows; see variant.rs) and the truth is in format 2.
 #![forbid(unsafe_code)]
 
 mod background;

@@ -5,6 +5,9 @@
 //! the sessions it hosts) and thousands of clients, each on its own address
 //! in 10.0.0.0/8. Proxies and servers are shared by every flow instance, as
 //! in a real network; clients are drawn at random per instance.
+//! Topology variants (variant.rs) add IMS chain proxies and further PoC
+//! servers in the same networks, and networks of their own for the
+//! one-vantage capture ([`VANTAGE`]).
 
 use crate::rng::Rng;
 
