@@ -89,6 +89,9 @@ pub struct ReqOpts {
     pub with: Option<MsgId>,
     /// Hop 0 is sent at this explicit time (an out-of-order fault).
     pub at: Option<u64>,
+    /// Only hop 0 is a step (`steps`); the proxies after it are not
+    /// (flow 2's BYE toward a participating server other than part-b).
+    pub first_only: bool,
 }
 
 /// Send `t`'s request from the UAC to the UAS, `delay` after `after`;
@@ -105,12 +108,24 @@ pub fn request_path(
         Some(x) => (x.path.len().saturating_sub(1), !x.tcp),
         None => (0, false),
     };
+    let path = s.txns.get(t).map(|x| x.path);
     let mut ids: Vec<MsgId> = Vec::with_capacity(hops);
+    let mut crossed = 0u8;
     for h in 0..hops {
-        let step = o.steps.map(|st| StepTag {
-            step: st.step + h as u8,
+        // Hops inside one role (a chain of proxies standing for one core)
+        // are not steps; the steps are numbered over the hops between roles.
+        let is_step = if o.first_only {
+            h == 0
+        } else {
+            path.is_some_and(|p| p.crosses(h))
+        };
+        let step = o.steps.filter(|_| is_step).map(|st| StepTag {
+            step: st.step + crossed,
             part: st.part,
         });
+        if is_step {
+            crossed += 1;
+        }
         let kind = Kind::Req { hop: h as u8 };
         let id = match ids.last() {
             None => match (o.with, o.at) {
@@ -179,13 +194,41 @@ pub fn response_path_at(
     at: Option<u64>,
     steps: Option<StepTag>,
 ) -> Vec<MsgId> {
-    let last = s.txns.get(t).map_or(0, |x| x.path.last());
+    response_path_steps(s, rng, t, code, after, delay, at, steps, false)
+}
+
+/// [`response_path_at`] whose only step, when `last_only`, is the last
+/// hop (the response reaching the UAC): flow 2's 200 OK from a
+/// participating server other than part-b.
+#[allow(clippy::too_many_arguments)]
+pub fn response_path_steps(
+    s: &mut Script,
+    rng: &mut Rng,
+    t: usize,
+    code: u16,
+    after: &[MsgId],
+    delay: u64,
+    at: Option<u64>,
+    steps: Option<StepTag>,
+    last_only: bool,
+) -> Vec<MsgId> {
+    let path = s.txns.get(t).map(|x| x.path);
+    let last = path.map_or(0, |p| p.last());
     let mut ids: Vec<MsgId> = Vec::with_capacity(last);
-    for (i, from) in (1..=last).rev().enumerate() {
-        let step = steps.map(|st| StepTag {
-            step: st.step + i as u8,
+    let mut crossed = 0u8;
+    for from in (1..=last).rev() {
+        let is_step = if last_only {
+            from == 1
+        } else {
+            path.is_some_and(|p| p.crosses(from - 1))
+        };
+        let step = steps.filter(|_| is_step).map(|st| StepTag {
+            step: st.step + crossed,
             part: st.part,
         });
+        if is_step {
+            crossed += 1;
+        }
         let kind = Kind::Resp {
             code,
             from: from as u8,

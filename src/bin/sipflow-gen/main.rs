@@ -2,7 +2,11 @@
 //! size, full of concurrent OMA PoC flows (flows.md) and ordinary SIP
 //! traffic, plus a truth file saying what sipflow's report must be for
 //! each PoC instance. It is the benchmark input and an independent check
-//! of sipflow: it shares no code with sipflow's parsers.
+//! of sipflow: it shares no code with sipflow's parsers. With
+//! `--topologies` each PoC instance runs on one of several networks (the
+//! spec's figure, IMS chains, direct or core-A-only participants, a single
+//! vantage point, a due flow 3 whose NOTIFY never comes, a REFER(BYE) that
+//! no flow follows; see variant.rs) and the truth is in format 2.
 #![forbid(unsafe_code)]
 
 mod background;
@@ -19,6 +23,7 @@ mod text;
 mod topology;
 mod truth;
 mod uri;
+mod variant;
 mod wire;
 
 use std::fs::File;
@@ -60,6 +65,17 @@ struct Args {
     /// New instances started per second of trace time (sets concurrency).
     #[arg(long, value_name = "N", default_value_t = 500)]
     rate: u64,
+    /// Topology variants, drawn per PoC instance: `all`, or some of spec,
+    /// direct, core-a-only, ims, one-vantage, notify-never, no-alternative
+    /// (comma-separated). Implies `--truth-format v2`.
+    #[arg(long, value_name = "LIST")]
+    topologies: Option<String>,
+    /// Truth file format: v1 (the spec's figure only), or v2 (flow 2's
+    /// other participants with steps 6 and 11 only, `unobserved` steps,
+    /// `partial` verdicts, a `topology` per line; the trace runs 40 s past
+    /// its last instance).
+    #[arg(long, value_name = "FORMAT", value_parser = ["v1", "v2"])]
+    truth_format: Option<String>,
 }
 
 /// Parse a size with an optional unit: B, K/KB (1000), KiB (1024), M, MB,
@@ -107,11 +123,35 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let listed = match args
+        .topologies
+        .as_deref()
+        .map(variant::Topology::parse_list)
+    {
+        Some(Err(e)) => {
+            eprintln!("sipflow-gen: --topologies: {e}");
+            return ExitCode::from(2);
+        }
+        Some(Ok(v)) => Some(v),
+        None => None,
+    };
+    let topologies = match (args.truth_format.as_deref(), &listed) {
+        (Some("v1"), Some(_)) => {
+            eprintln!(
+                "sipflow-gen: --topologies needs --truth-format v2 (format 1 cannot say what variants do); drop --truth-format v1"
+            );
+            return ExitCode::from(2);
+        }
+        (_, Some(t)) => Some(t.clone()),
+        (Some("v2"), None) => Some(vec![variant::Topology::Spec]),
+        _ => None,
+    };
     let cfg = Config {
         target,
         seed: args.seed,
         faults: args.faults,
         rate: args.rate,
+        topologies,
     };
     match generate(&args, &cfg) {
         Ok(()) => ExitCode::SUCCESS,
@@ -160,8 +200,27 @@ fn generate(args: &Args, cfg: &Config) -> Result<(), String> {
     eprintln!("tcp-shared-segments {}", l.tcp_shared_segments);
     eprintln!("fragmented-messages {}", l.fragmented);
     eprintln!("retransmissions {}", sum.retransmissions);
-    for (rule, (pass, fail)) in Rule::ALL.iter().zip(sum.poc) {
-        eprintln!("instances {} pass {pass} fail {fail}", rule.id());
+    for (i, (rule, (pass, fail))) in Rule::ALL.iter().zip(sum.poc).enumerate() {
+        if cfg.topologies.is_some() {
+            let partial = sum.partial[i];
+            eprintln!(
+                "instances {} pass {pass} fail {fail} partial {partial}",
+                rule.id()
+            );
+        } else {
+            eprintln!("instances {} pass {pass} fail {fail}", rule.id());
+        }
+    }
+    if let Some(list) = &cfg.topologies {
+        for (t, (pass, fail, partial)) in variant::Topology::ALL.iter().zip(sum.topo) {
+            if list.contains(t) {
+                eprintln!(
+                    "topology {} instances {} pass {pass} fail {fail} partial {partial}",
+                    t.name(),
+                    pass + fail + partial
+                );
+            }
+        }
     }
     eprintln!("calls {}", sum.calls);
     eprintln!("registrations {}", sum.registrations);

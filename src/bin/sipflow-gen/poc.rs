@@ -17,6 +17,7 @@ use crate::script::{MsgId, Script, StepTag};
 use crate::sip::{Body, CallId, EventPkg, Extra, Kind, Method, SdpKind};
 use crate::topology::{self, Net, client, core, poc};
 use crate::uri::{ContactUser, Uri};
+use crate::variant::{Ctx, Topology};
 
 /// Share of instances whose signalling runs over TCP.
 pub const TCP_SHARE: f64 = 0.15;
@@ -62,6 +63,14 @@ impl Rule {
     pub fn per_participant(self, step: u8) -> bool {
         self == Rule::ReleaseSession && (6..=11).contains(&step)
     }
+
+    /// Whether step `step` of participant `part` exists: in the truth's
+    /// format 2, flow 2's steps 7-10 are part-b's only (every other
+    /// participating server has steps 6 and 11: ctrl-a's BYE and its 200
+    /// OK, whatever proxies lie between).
+    pub fn has_step(self, step: u8, part: u8, v2: bool) -> bool {
+        !(v2 && self == Rule::ReleaseSession && (7..=10).contains(&step) && part != 0)
+    }
 }
 
 /// The kind of fault injected into an instance.
@@ -89,6 +98,12 @@ pub struct PocInstance {
     /// Flow 2: Request-URI of ctrl-a's BYE toward each participating
     /// server (index = `StepTag::part`).
     pub participants: Vec<Uri>,
+    /// Its topology variant (`None`: a trace without variants).
+    pub topo: Option<Topology>,
+    /// Flow 3 made due by its context: the session dialog's 2xx (its first
+    /// hop, sent by server-a) and its Call-ID; the instance's trigger when
+    /// no NOTIFY (step 1) is written.
+    pub due: Option<(MsgId, CallId)>,
 }
 
 fn tag(step: u8) -> Option<StepTag> {
@@ -129,6 +144,7 @@ fn early(rng: &mut Rng, lo: u64, hi: u64) -> u64 {
 fn pre_established(
     s: &mut Script,
     rng: &mut Rng,
+    ctx: &Ctx,
     net_: Net,
     user: u32,
     pre: Uri,
@@ -148,6 +164,7 @@ fn pre_established(
         Uri::Aor { net: net_, user },
         Uri::Factory { net: net_ },
     );
+    t.path = ctx.route(ip, net_, poc(net_), net_);
     t.contact = Some(Uri::Contact {
         user: ContactUser::User(user),
         ip,
@@ -181,16 +198,16 @@ struct Setup {
     done: Vec<MsgId>,
 }
 
-fn session_setup(s: &mut Script, rng: &mut Rng, extra: usize) -> Option<Setup> {
-    let b = topology::any_net(rng);
-    let a = topology::other_net(rng, &[b]);
+fn session_setup(s: &mut Script, rng: &mut Rng, ctx: &Ctx, extra: usize) -> Option<Setup> {
+    let b = ctx.net(rng, true, &[]);
+    let a = ctx.peer_net(rng, b);
     let mut xs: Vec<Net> = Vec::new();
     for _ in 0..extra {
         let mut not = xs.clone();
         not.extend([a, b]);
-        xs.push(topology::other_net(rng, &not));
+        xs.push(ctx.net(rng, false, &not));
     }
-    let ub = topology::any_client(rng);
+    let ub = ctx.user(rng);
     let tcp = rng.chance(TCP_SHARE);
     let pre = Uri::Pre {
         net: b,
@@ -201,7 +218,7 @@ fn session_setup(s: &mut Script, rng: &mut Rng, extra: usize) -> Option<Setup> {
         id: rng.next_u64(),
     };
     let start = rng.range(0, 50_000);
-    let (_pre_dlg, acked) = pre_established(s, rng, b, ub, pre, tcp, &[], start)?;
+    let (_pre_dlg, acked) = pre_established(s, rng, ctx, b, ub, pre, tcp, &[], start)?;
 
     // part-b joins client B to the PoC session hosted by ctrl-a.
     let mut t = hops::txn(
@@ -215,6 +232,7 @@ fn session_setup(s: &mut Script, rng: &mut Rng, extra: usize) -> Option<Setup> {
         Uri::Aor { net: b, user: ub },
         session,
     );
+    t.path = ctx.route(poc(b), b, poc(a), a);
     t.contact = Some(leg(rng, poc(b), tcp));
     t.uas_contact = Some(session);
     t.uas_focus = true;
@@ -242,25 +260,33 @@ fn session_setup(s: &mut Script, rng: &mut Rng, extra: usize) -> Option<Setup> {
     let mut part_dlgs = Vec::new();
     let mut oks = vec![arrived];
     let mut done = Vec::new();
-    for &x in &xs {
-        let ux = topology::any_client(rng);
+    for (k, &x) in xs.iter().enumerate() {
+        let ux = ctx.user(rng);
+        let (px, unet, path) = ctx.participant(a, x, k as u8);
         let mut t = hops::txn(
             rng,
             Method::Invite,
-            Uri::Aor { net: x, user: ux },
+            Uri::Aor {
+                net: unet,
+                user: ux,
+            },
             &[poc(a), core(a), core(x), poc(x)],
             tcp,
             poc(a),
             1,
             session,
-            Uri::Aor { net: x, user: ux },
+            Uri::Aor {
+                net: unet,
+                user: ux,
+            },
         );
+        t.path = path;
         t.contact = Some(session);
         t.contact_focus = true;
-        t.uas_contact = Some(leg(rng, poc(x), tcp));
+        t.uas_contact = Some(leg(rng, px, tcp));
         t.record_route = true;
         t.body = poc_sdp(rng, poc(a));
-        t.ok_body = poc_sdp(rng, poc(x));
+        t.ok_body = poc_sdp(rng, px);
         t.extra = Extra::Invite;
         t.poc = true;
         let tx = s.txn(t);
@@ -288,7 +314,7 @@ fn session_setup(s: &mut Script, rng: &mut Rng, extra: usize) -> Option<Setup> {
 
 /// Client B's REFER with `Refer-To: <SESSION;method=BYE>` to `ruri`
 /// through core-b to part-b (flows 1 and 2, steps 1-2).
-fn client_refer(s: &mut Script, rng: &mut Rng, st: &Setup, ruri: Uri) -> usize {
+fn client_refer(s: &mut Script, rng: &mut Rng, ctx: &Ctx, st: &Setup, ruri: Uri) -> usize {
     let ip = client(st.b, st.ub);
     let me = Uri::Aor {
         net: st.b,
@@ -305,6 +331,7 @@ fn client_refer(s: &mut Script, rng: &mut Rng, st: &Setup, ruri: Uri) -> usize {
         me,
         ruri,
     );
+    t.path = ctx.route(ip, st.b, poc(st.b), st.b);
     t.contact = Some(Uri::Contact {
         user: ContactUser::User(st.ub),
         ip,
@@ -343,12 +370,10 @@ fn refer_hops(
             ..Default::default()
         },
     );
-    let (&e1, &e2) = (e.first()?, e.get(1)?);
+    let (&e1, &e2) = (e.first()?, e.last()?);
     let d = ua(rng);
-    let r202 = s.send(&[e2], d, tr, Kind::Resp { code: 202, from: 2 });
-    let d = net(rng);
-    s.send(&[r202], d, tr, Kind::Resp { code: 202, from: 1 });
-    Some((e1, e2, r202))
+    let r = hops::response_path(s, rng, tr, 202, &[e2], d, None);
+    Some((e1, e2, *r.first()?))
 }
 
 /// part-b's NOTIFY (Event: refer, sipfrag `code`) to client B in the
@@ -407,7 +432,12 @@ fn refer_notify(
 }
 
 /// Flow 1: client B releases itself from the PoC session.
-pub fn release_self(rng: &mut Rng, t0: u64, fault: Option<Fault>) -> Option<PocInstance> {
+pub fn release_self(
+    rng: &mut Rng,
+    t0: u64,
+    fault: Option<Fault>,
+    ctx: &Ctx,
+) -> Option<PocInstance> {
     let missing = (fault == Some(Fault::Missing)).then(|| StepTag {
         step: rng.range(2, 12) as u8,
         part: 0,
@@ -416,10 +446,10 @@ pub fn release_self(rng: &mut Rng, t0: u64, fault: Option<Fault>) -> Option<PocI
     let wrong_notify_answer = fault == Some(Fault::Wrong) && !wrong_bye;
     let mut s = Script::new(t0, missing);
     let extra = rng.below(3) as usize;
-    let st = session_setup(&mut s, rng, extra)?;
+    let st = session_setup(&mut s, rng, ctx, extra)?;
     let hold = rng.range(1_000_000, 10_000_000);
 
-    let tr = client_refer(&mut s, rng, &st, st.pre);
+    let tr = client_refer(&mut s, rng, ctx, &st, st.pre);
     let (e1, e2, r202) = refer_hops(&mut s, rng, tr, &st.done, hold)?;
 
     // part-b leaves the PoC session: BYE toward SESSION (steps 3-5).
@@ -462,16 +492,26 @@ pub fn release_self(rng: &mut Rng, t0: u64, fault: Option<Fault>) -> Option<PocI
         trigger: e1,
         call_id,
         participants: Vec::new(),
+        topo: ctx.topo,
+        due: None,
     })
 }
 
 /// Flow 2: client B releases the entire PoC session.
-pub fn release_session(rng: &mut Rng, t0: u64, fault: Option<Fault>) -> Option<PocInstance> {
+pub fn release_session(
+    rng: &mut Rng,
+    t0: u64,
+    fault: Option<Fault>,
+    ctx: &Ctx,
+) -> Option<PocInstance> {
     let extra = rng.range(1, 3) as usize;
     let parts = extra + 1;
     let missing = (fault == Some(Fault::Missing)).then(|| {
         let step = rng.range(2, 18) as u8;
-        let part = if (6..=11).contains(&step) {
+        let part = if ctx.v2() && (7..=10).contains(&step) {
+            // Steps 7-10 are part-b's only.
+            0
+        } else if (6..=11).contains(&step) {
             rng.below(parts as u64) as u8
         } else {
             0
@@ -490,10 +530,10 @@ pub fn release_session(rng: &mut Rng, t0: u64, fault: Option<Fault>) -> Option<P
         0
     };
     let mut s = Script::new(t0, missing);
-    let st = session_setup(&mut s, rng, extra)?;
+    let st = session_setup(&mut s, rng, ctx, extra)?;
     let hold = rng.range(1_000_000, 10_000_000);
 
-    let tr1 = client_refer(&mut s, rng, &st, st.session);
+    let tr1 = client_refer(&mut s, rng, ctx, &st, st.session);
     let (e1, e2, r202) = refer_hops(&mut s, rng, tr1, &st.done, hold)?;
 
     // part-b's own REFER toward ctrl-a (steps 3-5).
@@ -512,6 +552,7 @@ pub fn release_session(rng: &mut Rng, t0: u64, fault: Option<Fault>) -> Option<P
         me,
         st.session,
     );
+    t.path = ctx.route(poc(st.b), st.b, poc(st.a), st.a);
     t.contact = Some(leg(rng, poc(st.b), st.tcp));
     t.uas_contact = Some(leg(rng, poc(st.a), st.tcp));
     t.record_route = true;
@@ -553,6 +594,9 @@ pub fn release_session(rng: &mut Rng, t0: u64, fault: Option<Fault>) -> Option<P
         participants.push(bye.ruri);
         let tb = s.txn(bye);
         let d = burst + p as u64 * rng.range(50, 500);
+        // Format 2: toward a server other than part-b only ctrl-a's BYE
+        // (step 6) and the 200 OK reaching ctrl-a (step 11) are steps.
+        let ends_only = ctx.v2() && p > 0;
         let h = hops::request_path(
             &mut s,
             rng,
@@ -561,6 +605,7 @@ pub fn release_session(rng: &mut Rng, t0: u64, fault: Option<Fault>) -> Option<P
             d,
             ReqOpts {
                 steps: part_tag(6, p as u8),
+                first_only: ends_only,
                 ..Default::default()
             },
         );
@@ -568,14 +613,16 @@ pub fn release_session(rng: &mut Rng, t0: u64, fault: Option<Fault>) -> Option<P
         let wrong_here = wrong == 1 && wrong_part == p;
         let code = if wrong_here { 481 } else { 200 };
         let d = ua(rng);
-        let r = hops::response_path(
+        let r = hops::response_path_steps(
             &mut s,
             rng,
             tb,
             code,
             &[*h.last()?],
             d,
-            part_tag(9, p as u8),
+            None,
+            part_tag(if ends_only { 11 } else { 9 }, p as u8),
+            ends_only,
         );
         if wrong_here {
             for &m in &r {
@@ -633,19 +680,49 @@ pub fn release_session(rng: &mut Rng, t0: u64, fault: Option<Fault>) -> Option<P
         trigger: e1,
         call_id,
         participants,
+        topo: ctx.topo,
+        due: None,
     })
 }
 
 /// Flow 3: client A is notified that a PoC session was established.
-pub fn participant_notify(rng: &mut Rng, t0: u64, fault: Option<Fault>) -> Option<PocInstance> {
+///
+/// With variants, a quarter of the instances carry no subscription in the
+/// capture, a quarter a subscription and a session dialog not for client A
+/// (To SESSION), and half (and every `notify-never` one) make flow 3 due
+/// before the NOTIFY (flows.md, "When flow 3 is due"): the
+/// session dialog is ctrl-a's INVITE toward server-a for client A
+/// (`Contact: <SESSION>;isfocus`, To client A's address of record).
+/// `notify-never` then sends no NOTIFY, and the 2xx is the trigger.
+/// `one-vantage` puts client A in an odd one-vantage network of its own:
+/// only the client-a ↔ core-a link of the steps is captured (steps 2 and
+/// 3).
+pub fn participant_notify(
+    rng: &mut Rng,
+    t0: u64,
+    fault: Option<Fault>,
+    ctx: &Ctx,
+) -> Option<PocInstance> {
+    let vantage = ctx.is(Topology::OneVantage);
+    let never = ctx.is(Topology::NotifyNever);
+    let fault = if never { None } else { fault };
     let missing = (fault == Some(Fault::Missing)).then(|| StepTag {
-        step: rng.range(2, 4) as u8,
+        // One-vantage: step 2 is the first one captured (the trigger).
+        step: if vantage { 3 } else { rng.range(2, 4) as u8 },
         part: 0,
     });
     let mut s = Script::new(t0, missing);
-    let a = topology::any_net(rng);
-    let c = topology::other_net(rng, &[a]);
-    let ua_ = topology::any_client(rng);
+    let (a, c) = if vantage {
+        ctx.flow3_vantage_nets()
+    } else {
+        let a = ctx.net(rng, false, &[]);
+        (a, ctx.peer_net(rng, a))
+    };
+    let ua_ = ctx.user_a(rng);
+    let due_ctx = never || (ctx.v2() && !vantage && rng.chance(0.5));
+    // With variants, half the others have no context in the capture (the
+    // subscription was made before it started): flow 3 starts at its NOTIFY.
+    let bare = ctx.v2() && !vantage && !due_ctx && rng.chance(0.5);
     let ip = client(a, ua_);
     let me = Uri::Aor { net: a, user: ua_ };
     let tcp = rng.chance(TCP_SHARE);
@@ -658,7 +735,7 @@ pub fn participant_notify(rng: &mut Rng, t0: u64, fault: Option<Fault>) -> Optio
         id: rng.next_u64(),
     };
     let start = rng.range(0, 50_000);
-    let (_pre_dlg, acked) = pre_established(&mut s, rng, a, ua_, pre, tcp, &[], start)?;
+    let (_pre_dlg, acked) = pre_established(&mut s, rng, ctx, a, ua_, pre, tcp, &[], start)?;
 
     // SUBSCRIBE to the conference state of the pre-established session.
     let mut t = hops::txn(
@@ -672,6 +749,7 @@ pub fn participant_notify(rng: &mut Rng, t0: u64, fault: Option<Fault>) -> Optio
         me,
         pre,
     );
+    t.path = ctx.route(ip, a, poc(a), a);
     t.contact = Some(Uri::Contact {
         user: ContactUser::User(ua_),
         ip,
@@ -682,6 +760,20 @@ pub fn participant_notify(rng: &mut Rng, t0: u64, fault: Option<Fault>) -> Optio
     t.extra = Extra::Subscribe;
     t.poc = true;
     let tsub = s.txn(t);
+    if bare {
+        // The subscription's dialog, set up before the capture began.
+        let sub = hops::dialog_of(&s, tsub)?;
+        let (call_id, e1) = notify_steps(&mut s, rng, fault, sub, acked, me, session)?;
+        return Some(PocInstance {
+            rule: Rule::ParticipantNotify,
+            script: s,
+            trigger: e1,
+            call_id,
+            participants: Vec::new(),
+            topo: ctx.topo,
+            due: None,
+        });
+    }
     let d = ua(rng);
     let h = hops::request_path(&mut s, rng, tsub, &[acked], d, ReqOpts::default());
     let d = ua(rng);
@@ -696,6 +788,18 @@ pub fn participant_notify(rng: &mut Rng, t0: u64, fault: Option<Fault>) -> Optio
     let d = ua(rng);
     let r = hops::response_path(&mut s, rng, tn0, 200, &[*h.last()?], d, None);
 
+    if due_ctx {
+        return notify_due(
+            s,
+            rng,
+            ctx,
+            fault,
+            sub,
+            *r.last()?,
+            (a, c, me, session, tcp),
+        );
+    }
+
     // A PoC session is established: server-a joins it for client A.
     let mut t = hops::txn(
         rng,
@@ -708,6 +812,7 @@ pub fn participant_notify(rng: &mut Rng, t0: u64, fault: Option<Fault>) -> Optio
         me,
         session,
     );
+    t.path = ctx.route(poc(a), a, poc(c), c);
     t.contact = Some(leg(rng, poc(a), tcp));
     t.uas_contact = Some(session);
     t.uas_focus = true;
@@ -719,7 +824,98 @@ pub fn participant_notify(rng: &mut Rng, t0: u64, fault: Option<Fault>) -> Optio
     let ts = s.txn(t);
     let d = rng.range(500_000, 5_000_000);
     let (_, _, ok, _) = hops::invite_dialog(&mut s, rng, ts, &[*r.last()?], d, None)?;
+    let (call_id, e1) = notify_steps(&mut s, rng, fault, sub, ok, me, session)?;
+    Some(PocInstance {
+        rule: Rule::ParticipantNotify,
+        script: s,
+        trigger: e1,
+        call_id,
+        participants: Vec::new(),
+        topo: ctx.topo,
+        due: None,
+    })
+}
 
+/// Flow 3 made due by its context: ctrl-a (network `c`) invites server-a
+/// (network `a`) into the PoC session for client A (`me`). Then the NOTIFY
+/// (steps 1-4, step 1 the trigger), unless the variant is `notify-never`:
+/// then the 2xx's first hop, sent by server-a, is the trigger.
+fn notify_due(
+    mut s: Script,
+    rng: &mut Rng,
+    ctx: &Ctx,
+    fault: Option<Fault>,
+    sub: Dialog,
+    after: MsgId,
+    (a, c, me, session, tcp): (Net, Net, Uri, Uri, bool),
+) -> Option<PocInstance> {
+    let mut t = hops::txn(
+        rng,
+        Method::Invite,
+        me,
+        &[poc(c), core(c), core(a), poc(a)],
+        tcp,
+        poc(c),
+        1,
+        session,
+        me,
+    );
+    t.path = ctx.route(poc(c), c, poc(a), a);
+    t.contact = Some(session);
+    t.contact_focus = true;
+    t.uas_contact = Some(leg(rng, poc(a), tcp));
+    t.record_route = true;
+    t.body = poc_sdp(rng, poc(c));
+    t.ok_body = poc_sdp(rng, poc(a));
+    t.extra = Extra::Invite;
+    t.poc = true;
+    let ts = s.txn(t);
+    let d = rng.range(500_000, 5_000_000);
+    let h = hops::request_path(
+        &mut s,
+        rng,
+        ts,
+        &[after],
+        d,
+        ReqOpts {
+            trying: true,
+            ..Default::default()
+        },
+    );
+    let d = ua(rng);
+    let r = hops::response_path(&mut s, rng, ts, 200, &[*h.last()?], d, None);
+    let (&due, &ok) = (r.first()?, r.last()?);
+    let dlg = hops::dialog_of(&s, ts)?;
+    let acked = hops::ack(&mut s, rng, &dlg, ts, ok);
+    let due_cid = s.txns.get(ts)?.call_id;
+    let (call_id, trigger) = if ctx.is(Topology::NotifyNever) {
+        (due_cid, due)
+    } else {
+        notify_steps(&mut s, rng, fault, sub, acked, me, session)?
+    };
+    Some(PocInstance {
+        rule: Rule::ParticipantNotify,
+        script: s,
+        trigger,
+        call_id,
+        participants: Vec::new(),
+        topo: ctx.topo,
+        due: Some((due, due_cid)),
+    })
+}
+
+/// Flow 3's steps 1-4 in the subscription's dialog `sub`, after `after`;
+/// returns the NOTIFY's Call-ID and its first hop.
+fn notify_steps(
+    s: &mut Script,
+    rng: &mut Rng,
+    fault: Option<Fault>,
+    mut sub: Dialog,
+    after: MsgId,
+    me: Uri,
+    session: Uri,
+) -> Option<(CallId, MsgId)> {
+    let ok = after;
     // Steps 1-4: the participant notification.
     let mut users = [me; 3];
     let n_users = 1 + rng.below(3) as u8;
@@ -740,9 +936,19 @@ pub fn participant_notify(rng: &mut Rng, t0: u64, fault: Option<Fault>) -> Optio
     let udp = !n.tcp;
     let tn = s.txn(n);
     let d = ua(rng);
-    let e1 = s.step(&[ok], d, tn, Kind::Req { hop: 0 }, tag(1));
-    let d = net(rng);
-    let e2 = s.step(&[e1], d, tn, Kind::Req { hop: 1 }, tag(2));
+    let h = hops::request_path(
+        s,
+        rng,
+        tn,
+        &[ok],
+        d,
+        ReqOpts {
+            steps: tag(1),
+            ..Default::default()
+        },
+    );
+    let (&e1, &e2) = (h.first()?, h.last()?);
+    let last = s.txns.get(tn)?.path.last();
     let delay = if udp && rng.chance(0.05) {
         s.retransmit(e2, T1);
         hops::slow(rng)
@@ -754,25 +960,103 @@ pub fn participant_notify(rng: &mut Rng, t0: u64, fault: Option<Fault>) -> Optio
     } else {
         200
     };
-    let e3 = s.step(&[e2], delay, tn, Kind::Resp { code, from: 2 }, tag(3));
+    let e3 = s.step(
+        &[e2],
+        delay,
+        tn,
+        Kind::Resp {
+            code,
+            from: last as u8,
+        },
+        tag(3),
+    );
+    // Inside an IMS chain: hops that are not steps.
+    let mut prev = e3;
+    for from in (2..last).rev() {
+        let d = net(rng);
+        let k = Kind::Resp {
+            code,
+            from: from as u8,
+        };
+        prev = s.send(&[prev], d, tn, k);
+    }
     let k4 = Kind::Resp { code, from: 1 };
     let e4 = if fault == Some(Fault::OutOfOrder) {
         let at = early(rng, s.time(e2), s.time(e3));
         s.step_at(at, &[e2], tn, k4, tag(4))
     } else {
         let d = net(rng);
-        s.step(&[e3], d, tn, k4, tag(4))
+        s.step(&[prev], d, tn, k4, tag(4))
     };
     if code != 200 {
         s.mark_wrong(e3);
         s.mark_wrong(e4);
     }
     let call_id = s.txns.get(tn)?.call_id;
+    Some((call_id, e1))
+}
+
+/// Variant `no-alternative`: client B's REFER(BYE), to `PRE` (flow 1) or
+/// to `SESSION` (flow 2), after the sessions' setup, followed by neither
+/// flow: part-b answers 403 Forbidden and does nothing else, or nothing
+/// at all happens, or part-b accepts it (202) and at once reports failure
+/// (a NOTIFY whose sipfrag is `SIP/2.0 403 Forbidden`: that NOTIFY's
+/// steps are wrong, client B's 200 OK to it is ok). Every other step is
+/// missing.
+pub fn no_alternative(rng: &mut Rng, t0: u64, ctx: &Ctx) -> Option<PocInstance> {
+    let flow2 = rng.chance(0.5);
+    let (rule, extra) = if flow2 {
+        (Rule::ReleaseSession, rng.range(1, 3) as usize)
+    } else {
+        (Rule::ReleaseSelf, rng.below(3) as usize)
+    };
+    let mut s = Script::new(t0, None);
+    let st = session_setup(&mut s, rng, ctx, extra)?;
+    let hold = rng.range(1_000_000, 10_000_000);
+    let ruri = if flow2 { st.session } else { st.pre };
+    let tr = client_refer(&mut s, rng, ctx, &st, ruri);
+    let e1 = match rng.below(3) {
+        0 | 1 => {
+            let e = hops::request_path(
+                &mut s,
+                rng,
+                tr,
+                &st.done,
+                hold,
+                ReqOpts {
+                    steps: tag(1),
+                    ..Default::default()
+                },
+            );
+            if rng.chance(0.5) {
+                let d = ua(rng);
+                hops::response_path(&mut s, rng, tr, 403, &[*e.last()?], d, None);
+            }
+            *e.first()?
+        }
+        _ => {
+            let (e1, _, r202) = refer_hops(&mut s, rng, tr, &st.done, hold)?;
+            let first = if flow2 { 15 } else { 9 };
+            refer_notify(&mut s, rng, tr, 403, first, r202, None, 200)?;
+            e1
+        }
+    };
+    // Flow 2: the BYEs ctrl-a should have sent, in each session dialog.
+    let participants = if flow2 {
+        let mut v = vec![st.sess_dlg.caller.contact];
+        v.extend(st.part_dlgs.iter().map(|d| d.callee.contact));
+        v
+    } else {
+        Vec::new()
+    };
+    let call_id = s.txns.get(tr)?.call_id;
     Some(PocInstance {
-        rule: Rule::ParticipantNotify,
+        rule,
         script: s,
         trigger: e1,
         call_id,
-        participants: Vec::new(),
+        participants,
+        topo: ctx.topo,
+        due: None,
     })
 }

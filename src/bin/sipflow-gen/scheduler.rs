@@ -15,7 +15,9 @@ use crate::pcap::PcapWriter;
 use crate::poc::{self, Fault, PocInstance, Rule};
 use crate::rng::Rng;
 use crate::script::{Event, Script};
+use crate::topology;
 use crate::truth;
+use crate::variant::{Ctx, Topology};
 
 /// When to stop starting new instances.
 #[derive(Debug, Clone, Copy)]
@@ -38,7 +40,15 @@ pub struct Config {
     pub faults: f64,
     /// Instance starts per second of trace time.
     pub rate: u64,
+    /// Topology variants to draw each PoC instance's from (`None`: the
+    /// spec's figure only, and the truth's format 1).
+    pub topologies: Option<Vec<Topology>>,
 }
+
+/// How long the trace goes on after the last instance's last message when
+/// it has variants: longer than any step's time limit (32 s by default),
+/// so that no step is unobserved for want of capture time.
+pub const TRAILER_US: u64 = 40_000_000;
 
 /// Start time of every trace: 2023-11-14T22:13:20Z, in µs.
 pub const EPOCH_US: u64 = 1_700_000_000_000_000;
@@ -66,6 +76,11 @@ pub struct Summary {
     pub options: u64,
     /// Most instances in progress at once.
     pub max_concurrent: usize,
+    /// With variants: PoC instances per variant (in [`Topology::ALL`]
+    /// order): pass, fail, partial.
+    pub topo: [(u64, u64, u64); 7],
+    /// With variants: partial PoC instances per rule.
+    pub partial: [u64; 3],
 }
 
 /// What an instance is.
@@ -75,6 +90,8 @@ enum What {
         trigger: usize,
         call_id: crate::sip::CallId,
         participants: Vec<crate::uri::Uri>,
+        topo: Option<Topology>,
+        due: Option<(usize, crate::sip::CallId)>,
     },
     Background,
 }
@@ -109,14 +126,37 @@ pub fn run<W: Write>(
     let mut ends: Vec<usize> = Vec::with_capacity(2);
     let mut done = [0u64; 2];
     let gap = 1_000_000 / cfg.rate.max(1);
+    let mut notify_seq = 0u64;
+    let mut last_t = EPOCH_US;
+    let mut trailer = cfg.topologies.is_none();
 
     loop {
+        if !generating && !trailer && heap.is_empty() {
+            // The trace goes on past every step's time limit: one OPTIONS.
+            trailer = true;
+            sum.options += 1;
+            let s = background::options(&mut rng.fork(), last_t + TRAILER_US);
+            if let Some(s) = s {
+                let events = s.events();
+                if let Some(first) = events.first() {
+                    heap.push(Reverse((first.t, seq, slots.len())));
+                    seq += 1;
+                    slots.push(Some(Active {
+                        script: s,
+                        events,
+                        next: 0,
+                        what: What::Background,
+                    }));
+                    active += 1;
+                }
+            }
+        }
         let next_ev = heap.peek().map(|r| r.0.0);
         if generating && next_ev.is_none_or(|t| next_start <= t) {
             let mut irng = rng.fork();
             let t0 = next_start;
             next_start += rng.range(1, 2 * gap);
-            let built = start(&mut irng, t0, cfg.faults, &mut sum);
+            let built = start(&mut irng, t0, cfg, &mut notify_seq, &mut sum);
             if let Some(a) = built {
                 if matches!(a.what, What::Poc { .. }) {
                     poc_started += 1;
@@ -160,6 +200,14 @@ pub fn run<W: Write>(
             continue;
         };
         act.next += 1;
+        last_t = last_t.max(t);
+        let vantage = matches!(
+            act.what,
+            What::Poc {
+                topo: Some(Topology::OneVantage),
+                ..
+            }
+        );
         let ids: &[usize] = match ev.b {
             Some(b) => &[ev.a, b],
             None => &[ev.a],
@@ -180,6 +228,15 @@ pub fn run<W: Write>(
             &[&ids[..1], &ids[1..]]
         };
         for group in groups {
+            if vantage && let Some(&id) = group.first() {
+                // One-vantage: a link the capture leaves out is not written.
+                let m = &act.script.msgs[id];
+                let (src, dst) = act.script.txns[m.txn as usize].endpoints(m.kind);
+                if !topology::captured(src, dst) {
+                    pending_msgs = pending_msgs.saturating_sub(group.len() as u64);
+                    continue;
+                }
+            }
             buf.clear();
             ends.clear();
             let mut route = Route::default();
@@ -222,7 +279,14 @@ pub fn run<W: Write>(
 }
 
 /// Start one instance of a random kind at `t0`.
-fn start(rng: &mut Rng, t0: u64, faults: f64, sum: &mut Summary) -> Option<Active> {
+fn start(
+    rng: &mut Rng,
+    t0: u64,
+    cfg: &Config,
+    notify_seq: &mut u64,
+    sum: &mut Summary,
+) -> Option<Active> {
+    let faults = cfg.faults;
     let pick = rng.below(100);
     let fault = |rng: &mut Rng| {
         rng.chance(faults).then(|| match rng.below(3) {
@@ -242,6 +306,8 @@ fn start(rng: &mut Rng, t0: u64, faults: f64, sum: &mut Summary) -> Option<Activ
                 trigger: p.trigger,
                 call_id: p.call_id,
                 participants: p.participants,
+                topo: p.topo,
+                due: p.due,
             },
             script: p.script,
         })
@@ -255,18 +321,39 @@ fn start(rng: &mut Rng, t0: u64, faults: f64, sum: &mut Summary) -> Option<Activ
             script: s,
         })
     };
+    if pick < 30
+        && let Some(list) = &cfg.topologies
+        && !list.is_empty()
+    {
+        // With variants: the variant first, then one of its flows.
+        let topo = list[rng.below(list.len() as u64) as usize];
+        let rules = topo.rules();
+        let rule = rules[rng.below(rules.len() as u64) as usize];
+        let f = fault(rng);
+        let ctx = Ctx::of(rng, topo, *notify_seq);
+        if rule == Rule::ParticipantNotify {
+            *notify_seq += 1;
+        }
+        return poc_inst(match (topo, rule) {
+            (Topology::NoAlternative, _) => poc::no_alternative(rng, t0, &ctx),
+            (_, Rule::ReleaseSelf) => poc::release_self(rng, t0, f, &ctx),
+            (_, Rule::ReleaseSession) => poc::release_session(rng, t0, f, &ctx),
+            (_, Rule::ParticipantNotify) => poc::participant_notify(rng, t0, f, &ctx),
+        });
+    }
+    let ctx = Ctx::legacy();
     match pick {
         0..=11 => {
             let f = fault(rng);
-            poc_inst(poc::release_self(rng, t0, f))
+            poc_inst(poc::release_self(rng, t0, f, &ctx))
         }
         12..=19 => {
             let f = fault(rng);
-            poc_inst(poc::release_session(rng, t0, f))
+            poc_inst(poc::release_session(rng, t0, f, &ctx))
         }
         20..=29 => {
             let f = fault(rng);
-            poc_inst(poc::participant_notify(rng, t0, f))
+            poc_inst(poc::participant_notify(rng, t0, f, &ctx))
         }
         30..=64 => {
             sum.calls += 1;
@@ -290,6 +377,8 @@ fn finish(a: Active, sum: &mut Summary, out: &mut Option<&mut dyn Write>) -> io:
         trigger,
         call_id,
         participants,
+        topo,
+        due,
     } = a.what
     else {
         return Ok(());
@@ -300,13 +389,26 @@ fn finish(a: Active, sum: &mut Summary, out: &mut Option<&mut dyn Write>) -> io:
         trigger,
         call_id,
         participants,
+        topo,
+        due,
     };
     let t = truth::of(&inst);
     let i = Rule::ALL.iter().position(|&r| r == rule).unwrap_or(0);
-    if t.pass() {
-        sum.poc[i].0 += 1;
-    } else {
-        sum.poc[i].1 += 1;
+    let verdict = t.verdict();
+    match verdict {
+        "pass" => sum.poc[i].0 += 1,
+        "fail" => sum.poc[i].1 += 1,
+        _ => sum.partial[i] += 1,
+    }
+    if let Some(tp) = topo
+        && let Some(k) = Topology::ALL.iter().position(|&x| x == tp)
+    {
+        let c = &mut sum.topo[k];
+        match verdict {
+            "pass" => c.0 += 1,
+            "fail" => c.1 += 1,
+            _ => c.2 += 1,
+        }
     }
     if let Some(out) = out {
         t.write_json(out)?;

@@ -64,21 +64,40 @@ pub fn reason(code: u16) -> &'static str {
     }
 }
 
-/// The nodes a transaction crosses, UAC first, UAS last.
+/// Most nodes on a path: a UA, two chains of up to three proxies, a UA.
+pub const MAX_PATH: usize = 8;
+
+/// The nodes a transaction crosses, UAC first, UAS last, each with the
+/// flows.md role group it belongs to: a hop between two nodes of one group
+/// (inside a chain of proxies that stands for one core) is not a step.
 #[derive(Debug, Clone, Copy)]
 pub struct Path {
-    nodes: [u32; 5],
+    nodes: [u32; MAX_PATH],
+    groups: [u8; MAX_PATH],
     len: u8,
 }
 
 impl Path {
-    /// A path over `nodes` (2 to 5 of them; extra ones are ignored).
+    /// A path over `nodes` (2 to [`MAX_PATH`] of them; extra ones are
+    /// ignored), each node its own role.
     pub fn new(nodes: &[u32]) -> Path {
         let mut p = Path {
-            nodes: [0; 5],
-            len: nodes.len().min(5) as u8,
+            nodes: [0; MAX_PATH],
+            groups: [0; MAX_PATH],
+            len: nodes.len().min(MAX_PATH) as u8,
         };
-        for (d, s) in p.nodes.iter_mut().zip(nodes) {
+        for (i, (d, s)) in p.nodes.iter_mut().zip(nodes).enumerate() {
+            *d = *s;
+            p.groups[i] = i as u8;
+        }
+        p
+    }
+
+    /// A path whose nodes come in role groups (`groups[i]` of node `i`;
+    /// neighbours with the same group are one role, e.g. an IMS chain).
+    pub fn grouped(nodes: &[u32], groups: &[u8]) -> Path {
+        let mut p = Path::new(nodes);
+        for (d, s) in p.groups.iter_mut().zip(groups) {
             *d = *s;
         }
         p
@@ -87,6 +106,15 @@ impl Path {
     /// Node at position `i` (0 = UAC).
     pub fn at(&self, i: usize) -> u32 {
         self.nodes.get(i).copied().unwrap_or(0)
+    }
+
+    /// Whether the hop between positions `i` and `i + 1` crosses from one
+    /// role to another (is a flows.md step when the transaction is one).
+    pub fn crosses(&self, i: usize) -> bool {
+        match (self.groups.get(i), self.groups.get(i + 1)) {
+            (Some(a), Some(b)) => a != b,
+            _ => false,
+        }
     }
 
     /// Number of nodes.
@@ -99,6 +127,7 @@ impl Path {
     pub fn reversed(&self) -> Path {
         let mut p = *self;
         p.nodes[..self.len()].reverse();
+        p.groups[..self.len()].reverse();
         p
     }
 

@@ -7,11 +7,26 @@
 //! where a 200 OK is expected, a sipfrag with a failure status) is `wrong`.
 //! In flow 2, steps 6-11 form one chain per participating server, after
 //! steps 1-5 and before steps 12-18.
+//!
+//! Format 2 (traces with topology variants): flow 2's steps 7-10 are
+//! part-b's only (each other participating server has steps 6 and 11); a
+//! step on a link the capture leaves out (`one-vantage`) is `unobserved`
+//! (and flow 2's other participating servers, whose dialogs the capture
+//! never holds there, have no steps),
+//! and an instance whose only non-ok steps are unobserved is `partial`;
+//! each line names its `topology` and, for flow 2, its `participants`
+//! (the Request-URI of ctrl-a's BYE toward each participating server,
+//! part-b first); a flow 3 made due by its context names that context in
+//! `due` (frame and Call-ID of the session dialog's 2xx), which is the
+//! instance's trigger when the NOTIFY never comes (else step 1 is, as
+//! always); //! NOTIFY's first frame, when there is one).
 
 use std::io::{self, Write};
 
 use crate::poc::{PocInstance, Rule};
 use crate::script::StepTag;
+use crate::topology;
+use crate::variant::Topology;
 
 /// A step's status other than ok.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +37,8 @@ pub enum Status {
     OutOfOrder,
     /// Written with the wrong content.
     Wrong,
+    /// On a link the capture leaves out.
+    Unobserved,
 }
 
 impl Status {
@@ -31,6 +48,7 @@ impl Status {
             Status::Missing => "missing",
             Status::OutOfOrder => "out-of-order",
             Status::Wrong => "wrong",
+            Status::Unobserved => "unobserved",
         }
     }
 }
@@ -49,6 +67,11 @@ pub struct Truth {
     pub steps: Vec<(StepTag, Status, u64)>,
     /// Participant URIs (flow 2) by index.
     pub participants: Vec<String>,
+    /// Format 2: the instance's topology variant.
+    pub topo: Option<Topology>,
+    /// Format 2, flow 3 made due by its context: frame and Call-ID of the
+    /// session dialog's 2xx.
+    pub due: Option<(u64, String)>,
 }
 
 impl Truth {
@@ -57,16 +80,44 @@ impl Truth {
         self.steps.is_empty()
     }
 
+    /// The verdict of report-json.md.
+    pub fn verdict(&self) -> &'static str {
+        if self.pass() {
+            "pass"
+        } else if self.steps.iter().all(|s| s.1 == Status::Unobserved) {
+            "partial"
+        } else {
+            "fail"
+        }
+    }
+
     /// Write the truth as one JSON line.
     pub fn write_json(&self, out: &mut dyn Write) -> io::Result<()> {
         write!(
             out,
-            "{{\"rule\":\"{}\",\"trigger_frame\":{},\"call_id\":\"{}\",\"verdict\":\"{}\",\"steps\":[",
+            "{{\"rule\":\"{}\",\"trigger_frame\":{},\"call_id\":\"{}\",\"verdict\":\"{}\",",
             self.rule.id(),
             self.trigger_frame,
             self.call_id,
-            if self.pass() { "pass" } else { "fail" }
+            self.verdict()
         )?;
+        if let Some(t) = self.topo {
+            write!(out, "\"topology\":\"{}\",", t.name())?;
+            if let Some((frame, cid)) = &self.due {
+                write!(out, "\"due\":{{\"frame\":{frame},\"call_id\":\"{cid}\"}},")?;
+            }
+            if !self.participants.is_empty() {
+                out.write_all(b"\"participants\":[")?;
+                for (i, p) in self.participants.iter().enumerate() {
+                    if i > 0 {
+                        out.write_all(b",")?;
+                    }
+                    write!(out, "\"{p}\"")?;
+                }
+                out.write_all(b"],")?;
+            }
+        }
+        out.write_all(b"\"steps\":[")?;
         for (i, (tag, status, frame)) in self.steps.iter().enumerate() {
             if i > 0 {
                 out.write_all(b",")?;
@@ -105,15 +156,25 @@ fn precedes(rule: Rule, j: StepTag, k: StepTag) -> bool {
 /// Compute the truth of a played instance.
 pub fn of(inst: &PocInstance) -> Truth {
     let rule = inst.rule;
-    let parts = inst.participants.len().max(1);
+    let v2 = inst.topo.is_some();
+    let vantage = inst.topo == Some(Topology::OneVantage);
+    // One-vantage: flow 2's other participating servers are reached on
+    // links the capture leaves out (their dialogs too): no step of theirs
+    // can be known, so only part-b's are listed.
+    let known = if vantage { 1 } else { inst.participants.len() };
+    let parts = known.max(1);
     // Every step of the rule, once (per participant where it repeats).
     let mut tags: Vec<StepTag> = Vec::new();
     for step in 1..=rule.steps() {
         if rule.per_participant(step) {
-            tags.extend((0..parts).map(|p| StepTag {
-                step,
-                part: p as u8,
-            }));
+            tags.extend(
+                (0..parts)
+                    .map(|p| StepTag {
+                        step,
+                        part: p as u8,
+                    })
+                    .filter(|t| rule.has_step(t.step, t.part, v2)),
+            );
         } else {
             tags.push(StepTag { step, part: 0 });
         }
@@ -129,9 +190,22 @@ pub fn of(inst: &PocInstance) -> Truth {
                 .map_or((tag, 0, false), |m| (tag, m.frame, m.wrong))
         })
         .collect();
+    // One-vantage: a step whose link the capture leaves out.
+    let unobserved = |tag: StepTag| {
+        vantage
+            && inst.script.msgs.iter().any(|m| {
+                m.step == Some(tag)
+                    && inst.script.txns.get(m.txn as usize).is_some_and(|t| {
+                        let (a, b) = t.endpoints(m.kind);
+                        !topology::captured(a, b)
+                    })
+            })
+    };
     let mut steps = Vec::new();
     for &(tag, frame, wrong) in &seen {
-        let status = if frame == 0 {
+        let status = if frame == 0 && unobserved(tag) {
+            Some(Status::Unobserved)
+        } else if frame == 0 {
             Some(Status::Missing)
         } else if seen
             .iter()
@@ -147,12 +221,39 @@ pub fn of(inst: &PocInstance) -> Truth {
             steps.push((tag, st, frame));
         }
     }
+    // The trigger: step 1; where the capture leaves it out, the first step
+    // it holds; a due flow 3 whose NOTIFY never came: the due context's 2xx.
+    let frame_of = |id: usize| inst.script.msgs.get(id).map_or(0, |m| m.frame);
+    let mut trigger_frame = frame_of(inst.trigger);
+    let mut call_id = inst.call_id.to_text();
+    let due = inst.due.map(|(id, cid)| (frame_of(id), cid.to_text()));
+    if trigger_frame == 0
+        && let Some((f, cid)) = &due
+    {
+        trigger_frame = *f;
+        call_id = cid.clone();
+    }
+    if trigger_frame == 0 && vantage {
+        trigger_frame = seen
+            .iter()
+            .map(|s| s.1)
+            .filter(|&f| f != 0)
+            .min()
+            .unwrap_or(0);
+    }
     Truth {
         rule,
-        trigger_frame: inst.script.msgs.get(inst.trigger).map_or(0, |m| m.frame),
-        call_id: inst.call_id.to_text(),
+        trigger_frame,
+        call_id,
         steps,
-        participants: inst.participants.iter().map(|u| u.to_text()).collect(),
+        participants: inst
+            .participants
+            .iter()
+            .take(known)
+            .map(|u| u.to_text())
+            .collect(),
+        topo: inst.topo,
+        due,
     }
 }
 
@@ -182,6 +283,8 @@ mod tests {
             trigger: 0,
             call_id: CallId { id: 1, host: 2 },
             participants: (0..parts).map(|i| Uri::Domain { net: i as u8 }).collect(),
+            topo: None,
+            due: None,
         }
     }
 
