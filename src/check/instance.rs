@@ -590,8 +590,11 @@ impl Instance {
                         {
                             bind(self.slot_mut(rule, from, iter), old, idx);
                         }
-                        let rebind = matches!(self.slot(rule, to, iter), Slot::Free)
-                            || self.retargetable(rule, idx, iter);
+                        let rebind = (matches!(self.slot(rule, to, iter), Slot::Free)
+                            || self.retargetable(rule, idx, iter))
+                            && !(step.path
+                                && (bound_elsewhere(msg)
+                                    || trace.is_forwarder(msg.dst, msg.transport)));
                         if rebind {
                             *self.slot_mut(rule, to, iter) = Slot::Free;
                             bind(self.slot_mut(rule, to, iter), msg.dst, idx);
@@ -690,6 +693,16 @@ impl Instance {
             return None;
         }
         let mut to_fit = view.fit(step.to, msg.dst, rule.proxies[step.to]);
+        // A request whose Request-URI names another address is on its way
+        // there: its receiver is a proxy, not a free endpoint role (a
+        // NOTIFY to sip:alice@10.0.0.6 reaching 10.0.0.4 has not reached
+        // Alice).
+        // So is a node seen forwarding other requests (a proxy).
+        let proxy_dst = to_fit == Fit::Bind
+            && (bound_elsewhere(msg) || trace.is_forwarder(msg.dst, msg.transport));
+        if proxy_dst && !step.path {
+            to_fit = Fit::No;
+        }
         let mut arrived = true;
         if to_fit == Fit::No {
             if !step.path {
@@ -707,6 +720,10 @@ impl Instance {
             && msg.src == msg.dst
         {
             return None;
+        }
+        if proxy_dst && step.path {
+            // A path's copy reached a proxy: on its way, not arrived.
+            arrived = false;
         }
         if !arrived {
             to_fit = Fit::Yes;
@@ -1003,6 +1020,30 @@ impl Instance {
             .max()
             .unwrap_or(rule.timeout);
         self.last_time.as_nanos() + limit.as_nanos() as i128
+    }
+}
+
+/// Does a request's Request-URI name an address other than the node it
+/// reached?
+fn bound_elsewhere(msg: &Msg<'_>) -> bool {
+    if msg.method.is_none() {
+        return false;
+    }
+    let Some(host) = msg
+        .sip
+        .request_uri_str()
+        .and_then(crate::sip::Uri::parse)
+        .and_then(|u| u.host())
+    else {
+        return false;
+    };
+    match host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
+        Ok(ip) => ip != msg.dst.ip(),
+        Err(_) => false,
     }
 }
 

@@ -242,7 +242,9 @@ pub struct Checker<'r> {
     keys: Vec<Key>,
     candidates: Vec<u64>,
     touched: Vec<u64>,
-    claims: Vec<Option<(u8, u64, Claim)>>,
+    claims: Vec<(u64, usize, u64, Claim)>,
+    /// Per rule, the closest claim's rank and group.
+    best: Vec<Option<(u8, u64)>>,
 }
 
 impl<'r> Checker<'r> {
@@ -293,6 +295,7 @@ impl<'r> Checker<'r> {
             candidates: Vec::new(),
             touched: Vec::new(),
             claims: Vec::new(),
+            best: Vec::new(),
         }
     }
 
@@ -360,9 +363,13 @@ impl<'r> Checker<'r> {
 
         // Each rule gives the message to at most one of its instances: the
         // closest (same transaction, then same dialog, then the earliest).
+        // Alternative readings of one trigger (a group) are one instance:
+        // each of them takes the message, if the group is the one chosen.
         let mut claims = std::mem::take(&mut self.claims);
         claims.clear();
-        claims.resize_with(self.rules.len(), || None);
+        let mut best = std::mem::take(&mut self.best);
+        best.clear();
+        best.resize(self.rules.len(), None);
         for &id in &candidates {
             let Some(inst) = self.instances.get(&id) else {
                 continue;
@@ -370,21 +377,26 @@ impl<'r> Checker<'r> {
             let rule = &self.rules[inst.rule];
             if let Some(c) = inst.probe(rule, msg, trace) {
                 let rank = c.rank();
-                let slot = &mut claims[inst.rule];
-                if slot.as_ref().is_none_or(|(r, _, _)| rank < *r) {
-                    *slot = Some((rank, id, c));
+                let slot = &mut best[inst.rule];
+                if slot.is_none_or(|(r, _)| rank < r) {
+                    *slot = Some((rank, inst.group));
                 }
+                claims.push((id, inst.rule, inst.group, c));
             }
         }
         let mut touched = std::mem::take(&mut self.touched);
         touched.clear();
-        for (_, id, claim) in claims.drain(..).flatten() {
+        for (id, rule_idx, group, claim) in claims.drain(..) {
+            if best[rule_idx].is_none_or(|(_, g)| g != group) {
+                continue;
+            }
             if let Some(inst) = self.instances.get_mut(&id) {
                 let rule = &self.rules[inst.rule];
                 inst.apply(rule, claim, msg, trace);
                 touched.push(id);
             }
         }
+        self.best = best;
         // Triggers: a message already explained as a step of an open
         // instance starts nothing new (a proxied hop of a trigger, part-b's
         // own REFER in flow 2, ...).

@@ -39,13 +39,14 @@ struct Texts {
     present: u8,
 }
 
-const FIELDS: usize = 6;
+const FIELDS: usize = 7;
 const CALL: usize = 0;
 const METHOD: usize = 1;
 const BRANCH: usize = 2;
 const VIA2: usize = 3;
 const FROM_TAG: usize = 4;
 const RURI: usize = 5;
+const VIA2_HOST: usize = 6;
 
 impl Texts {
     fn new(fields: [Option<&[u8]>; FIELDS]) -> Texts {
@@ -134,6 +135,11 @@ impl Seen {
                 } else {
                     None
                 },
+                msg.sip
+                    .vias()
+                    .nth(1)
+                    .and_then(|v| v.host())
+                    .map(str::as_bytes),
             ]),
             status: msg.status,
             wrong,
@@ -235,6 +241,15 @@ impl Seen {
             msg.top_branch().map(Into::into),
             second_branch(msg).map(Into::into),
         ));
+    }
+
+    /// The node the second Via names, when it is an address: for a
+    /// request, the node that sent the copy before this one; for a
+    /// response, the node it goes to next. It tells an unbound role's node
+    /// from a hop the capture lacks.
+    pub fn via2_node(&self) -> Option<std::net::IpAddr> {
+        let h = std::str::from_utf8(self.texts.get(VIA2_HOST)?).ok()?;
+        h.trim_start_matches('[').trim_end_matches(']').parse().ok()
     }
 
     /// The Request-URI, kept for requests.

@@ -6,7 +6,7 @@ use super::instance::Instance;
 use super::seen::Seen;
 use super::{InstanceReport, Status, StepReport, Verdict};
 use crate::capture::Timestamp;
-use crate::rules::ast::{CondKind, Rule, StepIdx};
+use crate::rules::ast::{CondKind, MessagePattern, Rule, StepIdx};
 use crate::trace::Tracker;
 
 /// A settled instance awaiting the other alternatives of its trigger.
@@ -107,6 +107,41 @@ impl Instance {
             .filter_map(|e| e.seen)
             .max_by_key(|s| s.hop.time);
         let deadline = self.deadline(rule);
+        // Unbound roles whose node a seen hop's second Via names: the node
+        // that sent the copy before a seen request, or that a seen response
+        // goes to next.
+        let mut inferred: std::collections::HashMap<(usize, Option<usize>), std::net::IpAddr> =
+            std::collections::HashMap::new();
+        for e in entries.iter().filter(|e| e.seen.is_none()) {
+            let step = &rule.steps[e.idx];
+            let request = matches!(step.message, MessagePattern::Request { .. });
+            let group = rule.txn_group[e.idx];
+            for f in entries.iter().filter(|f| rule.txn_group[f.idx] == group) {
+                let (Some(fs), ft) = (f.seen, &rule.steps[f.idx]) else {
+                    continue;
+                };
+                if std::mem::discriminant(&ft.message) != std::mem::discriminant(&step.message) {
+                    continue;
+                }
+                let free = |r: usize| self.slot(rule, r, e.iter).addrs().is_empty();
+                if request
+                    && free(step.from)
+                    && ft.from == step.to
+                    && f.idx > e.idx
+                    && let Some(n) = fs.via2_node()
+                {
+                    inferred.entry((step.from, e.iter)).or_insert(n);
+                }
+                if !request
+                    && free(step.to)
+                    && ft.to == step.from
+                    && f.idx < e.idx
+                    && let Some(n) = fs.via2_node()
+                {
+                    inferred.entry((step.to, e.iter)).or_insert(n);
+                }
+            }
+        }
         let mut steps = Vec::with_capacity(entries.len());
         let mut seen_count = 0;
         let mut last_number = 0;
@@ -180,27 +215,49 @@ impl Instance {
                 ),
                 None => {
                     let names = format!("{} and {}", rule.roles[step.from], rule.roles[step.to]);
-                    let from = self.slot(rule, step.from, e.iter).addrs();
-                    let to = self.slot(rule, step.to, e.iter).addrs();
+                    let mut from: Vec<std::net::IpAddr> = self
+                        .slot(rule, step.from, e.iter)
+                        .addrs()
+                        .iter()
+                        .map(|a| a.ip())
+                        .collect();
+                    let mut to: Vec<std::net::IpAddr> = self
+                        .slot(rule, step.to, e.iter)
+                        .addrs()
+                        .iter()
+                        .map(|a| a.ip())
+                        .collect();
+                    // An unbound end named by a neighbouring hop's Via (the
+                    // capture lacks this hop, not the message).
+                    if from.is_empty() {
+                        from.extend(inferred.get(&(step.from, e.iter)).copied());
+                    }
+                    if to.is_empty() {
+                        to.extend(inferred.get(&(step.to, e.iter)).copied());
+                    }
                     let known = known_for(e.iter);
                     let covered = if step.path && !(from.is_empty() && to.is_empty()) {
                         // A path may leave its sender on any link: covered
                         // when the capture holds the sender's SIP at all.
                         from.iter()
                             .chain(to.iter())
-                            .any(|a| trace.has_peer_outside(a.ip(), &[]))
+                            .any(|a| trace.has_peer_outside(*a, &[]))
                     } else {
                         match (from.is_empty(), to.is_empty()) {
                             (false, false) => from
                                 .iter()
-                                .any(|a| to.iter().any(|b| trace.link_seen(a.ip(), b.ip()))),
+                                .any(|a| to.iter().any(|b| trace.link_seen(*a, *b))),
                             (false, true) => {
-                                from.iter().any(|a| trace.has_peer_outside(a.ip(), &known))
+                                from.iter().any(|a| trace.has_peer_outside(*a, &known))
                             }
-                            (true, false) => {
-                                to.iter().any(|a| trace.has_peer_outside(a.ip(), &known))
+                            (true, false) => to.iter().any(|a| trace.has_peer_outside(*a, &known)),
+                            // Neither end known: covered when the nodes the
+                            // instance knows talk to others too (the capture
+                            // is not taken at one point of this flow alone).
+                            (true, true) => {
+                                trace.has_link_outside(&known)
+                                    && known.iter().any(|k| trace.has_peer_outside(*k, &known))
                             }
-                            (true, true) => trace.has_link_outside(&known),
                         }
                     };
                     match why {
@@ -259,6 +316,10 @@ impl Instance {
                 hops,
             });
         }
+        // In the spec's order: by step number (a block's steps that carry
+        // outer numbers come beside them; optional messages after the step
+        // they follow).
+        steps.sort_by_key(|s| (s.number, s.optional));
         let mut notes = Vec::new();
         if rule.repeat.is_some() && !self.from_setup {
             notes.push(

@@ -93,6 +93,9 @@ pub fn call_id_key(call_id: &str) -> u64 {
     crate::sip::call_id_key(call_id.as_bytes())
 }
 
+/// The most forwarding nodes (proxies) remembered at once; the oldest goes.
+pub const MAX_FORWARDERS: usize = 65_536;
+
 /// How long a pair of nodes counts as covered by the capture after their
 /// latest SIP message: 10 minutes, far beyond any step's time limit, so
 /// that coverage follows the traffic of the time, not the whole file.
@@ -107,6 +110,13 @@ pub struct Tracker {
     now: Timestamp,
     /// The notifications the latest message made due.
     due: Vec<Due>,
+    /// Nodes seen forwarding a request (sending a copy with a second Via
+    /// under their own): proxies, never the endpoint a request is for.
+    /// Time of the latest forward, with a horizon and a count bound.
+    forwarders: std::collections::HashMap<SocketAddr, i64>,
+    forwarder_order: std::collections::VecDeque<(i64, SocketAddr)>,
+    /// The same by address alone (over TCP, ports are a connection's).
+    forwarder_ips: std::collections::HashMap<IpAddr, u32>,
     /// Evictions by the count bounds so far, and the frame of the first.
     evictions: u64,
     first_eviction: Option<u64>,
@@ -149,6 +159,9 @@ impl Tracker {
             cseq_method: cseq.method,
             sip,
         };
+        if msg.method.is_some() && sip.vias().nth(1).is_some() {
+            self.note_forwarder(src, time);
+        }
         self.due.clear();
         if let Some(e) = self.focus.observe(&msg) {
             self.subscriptions.due(&msg, &e, &mut self.due);
@@ -167,6 +180,55 @@ impl Tracker {
         self.coverage.expire(self.now);
         self.focus.expire(self.now);
         self.subscriptions.expire(self.now);
+        let horizon = (COVERAGE_HORIZON_NS / 1_000_000_000) as i64;
+        while let Some(&(t, node)) = self.forwarder_order.front() {
+            if self.now.secs - t <= horizon {
+                break;
+            }
+            self.forwarder_order.pop_front();
+            match self.forwarders.get(&node) {
+                Some(&last) if self.now.secs - last <= horizon => {
+                    self.forwarder_order.push_back((last, node));
+                }
+                _ => self.forget_forwarder(node),
+            }
+        }
+    }
+
+    fn note_forwarder(&mut self, node: SocketAddr, time: Timestamp) {
+        if let Some(t) = self.forwarders.get_mut(&node) {
+            *t = time.secs;
+            return;
+        }
+        if self.forwarders.len() >= MAX_FORWARDERS
+            && let Some((_, old)) = self.forwarder_order.pop_front()
+        {
+            self.forget_forwarder(old);
+        }
+        self.forwarders.insert(node, time.secs);
+        *self.forwarder_ips.entry(node.ip()).or_default() += 1;
+        self.forwarder_order.push_back((time.secs, node));
+    }
+
+    fn forget_forwarder(&mut self, node: SocketAddr) {
+        if self.forwarders.remove(&node).is_some()
+            && let Some(n) = self.forwarder_ips.get_mut(&node.ip())
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.forwarder_ips.remove(&node.ip());
+            }
+        }
+    }
+
+    /// Was `node` seen forwarding requests (a proxy) lately? Over UDP a
+    /// node sends from the address it receives on, so the port counts (two
+    /// SIP endpoints may share one address); over TCP the address alone.
+    pub fn is_forwarder(&self, node: SocketAddr, transport: Transport) -> bool {
+        match transport {
+            Transport::Udp => self.forwarders.contains_key(&node),
+            _ => self.forwarder_ips.contains_key(&node.ip()),
+        }
     }
 
     fn eviction_count(&self) -> u64 {

@@ -89,7 +89,8 @@ pub struct ReqOpts {
     pub with: Option<MsgId>,
     /// Hop 0 is sent at this explicit time (an out-of-order fault).
     pub at: Option<u64>,
-    /// Only hop 0 is a step (`steps`); the proxies after it are not
+    /// Only the last hop, the one reaching the UAS, is a step (`steps`):
+    /// the path `ctrl-a -> ... -> part-p` is done when the message arrives
     /// (flow 2's BYE toward a participating server other than part-b).
     pub first_only: bool,
 }
@@ -115,7 +116,7 @@ pub fn request_path(
         // Hops inside one role (a chain of proxies standing for one core)
         // are not steps; the steps are numbered over the hops between roles.
         let is_step = if o.first_only {
-            h == 0
+            h + 1 == hops
         } else {
             path.is_some_and(|p| p.crosses(h))
         };
