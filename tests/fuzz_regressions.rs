@@ -2,7 +2,9 @@
 //! through the public API the target uses, asserting the behaviour the
 //! input should get: no panic, and the clear error.
 
+use sipflow::problem::ProblemKind;
 use sipflow::rules::compile_text;
+use sipflow::sip::{Framed, Parser, StreamFramer};
 
 fn data(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/data/fuzz/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -43,4 +45,55 @@ fn rule_columns_ignore_a_trailing_comment() {
         .find(|d| d.message.contains("bogus"))
         .expect("a diagnostic for `bogus`");
     assert_eq!((d.span.line, d.span.col, d.span.len), (3, 23, 5), "{d}");
+}
+
+/// What a framer made of a stream pushed in chunks of `size` bytes: each
+/// message's bytes, and each problem.
+fn frame_in_chunks(
+    stream: &[u8],
+    max: usize,
+    size: usize,
+) -> (Vec<Vec<u8>>, Vec<(ProblemKind, String)>) {
+    let mut framer = StreamFramer::new(max);
+    let mut parser = Parser::new();
+    let (mut messages, mut problems) = (Vec::new(), Vec::new());
+    for chunk in stream.chunks(size) {
+        framer.push(chunk, false, &mut parser, &mut |f| match f {
+            Framed::Message(m) => messages.push(m.as_bytes().to_vec()),
+            Framed::Problem(kind, text) => problems.push((kind, text)),
+        });
+    }
+    (messages, problems)
+}
+
+/// `sip` target: a header section longer than the framer's cap (349 bytes,
+/// cap 300) with a line inside it that reads as a start line
+/// (`Referr*REGISTER sip:?xample.com SIP/2.0`, after a bare LF). Pushed
+/// whole, the framer skipped the whole section (its end was in view);
+/// pushed in segments, it gave up at the cap before the end arrived,
+/// skipped only the start line and framed the embedded one as a message.
+/// The messages framed must not depend on the TCP segmentation: both now
+/// take the second way.
+#[test]
+fn framing_an_oversized_head_does_not_depend_on_segmentation() {
+    let stream = data("sip-framer-oversized-head.bin");
+    let whole = frame_in_chunks(&stream, 300, stream.len());
+    for size in 1..stream.len() {
+        assert_eq!(
+            frame_in_chunks(&stream, 300, size),
+            whole,
+            "chunks of {size}"
+        );
+    }
+    let (messages, problems) = whole;
+    assert_eq!(messages.len(), 1, "{problems:?}");
+    assert!(messages[0].starts_with(b"Referr*REGISTER sip:?xample.com SIP/2.0\r\n"));
+    assert!(messages[0].ends_with(b"l: 0\r\n\r\n"));
+    assert_eq!(
+        problems,
+        vec![(
+            ProblemKind::Overload,
+            "SIP header section longer than 300 bytes; skipped".to_string()
+        )]
+    );
 }
