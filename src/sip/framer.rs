@@ -292,19 +292,9 @@ impl Scan {
                                 self.scanned = self.scanned.max(1);
                             }
                             if rest.len() > self.max_message {
-                                out(Framed::Problem(
-                                    ProblemKind::Overload,
-                                    format!(
-                                        "SIP header section with no empty line within {} bytes \
-                                         (the limit on one message over TCP): '{}'; message \
-                                         skipped, reading resumes at the next SIP start line",
-                                        self.max_message,
-                                        detect::quote_line(rest, 80)
-                                    ),
-                                ));
                                 pos += lf + 1;
-                                self.validate = true;
-                                self.resync(true);
+                                self.head_too_long(rest, out);
+                                continue;
                             }
                             return pos;
                         }
@@ -314,6 +304,13 @@ impl Scan {
                         }
                     };
                     let head_len = head.len;
+                    if head_len > self.max_message {
+                        // As if its end had not arrived yet (it would not
+                        // have, in smaller segments).
+                        pos += lf + 1;
+                        self.head_too_long(rest, out);
+                        continue;
+                    }
                     if self.validate && !head.plausible {
                         // A start line inside a body, most likely.
                         pos += lf + 1;
@@ -430,6 +427,25 @@ impl Scan {
                 }
             }
         }
+    }
+
+    /// The header section at the boundary is longer than the cap: reported,
+    /// its start line skipped, and the next start line searched for. Done
+    /// the same whether the section's end has arrived or not, so that the
+    /// messages framed do not depend on how the stream was cut into
+    /// segments (found by the `sip` fuzz target).
+    fn head_too_long(&mut self, rest: &[u8], out: &mut dyn FnMut(Framed<'_>)) {
+        out(Framed::Problem(
+            ProblemKind::Overload,
+            format!(
+                "SIP header section longer than {} bytes (the limit on one message over TCP): \
+                 '{}'; message skipped, reading resumes at the next SIP start line",
+                self.max_message,
+                detect::quote_line(rest, 80)
+            ),
+        ));
+        self.validate = true;
+        self.resync(true);
     }
 
     /// The bytes at a message boundary (`rest`; `complete`: its first line
