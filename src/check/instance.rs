@@ -125,7 +125,7 @@ pub(super) enum Claim {
         iter: Option<usize>,
         /// A participant met for the first time (no setup in the capture).
         new_participant: Option<String>,
-        accept: Accept,
+        accept: Box<Accept>,
     },
     /// The next hop of a message the instance holds as step `idx`.
     Hop {
@@ -462,7 +462,7 @@ impl Instance {
                             idx,
                             iter: Some(i),
                             new_participant: None,
-                            accept,
+                            accept: Box::new(accept),
                         });
                     }
                 }
@@ -476,7 +476,7 @@ impl Instance {
                             new_participant: Some(
                                 msg.sip.request_uri_str().unwrap_or_default().to_string(),
                             ),
-                            accept,
+                            accept: Box::new(accept),
                         });
                     }
                 }
@@ -487,7 +487,7 @@ impl Instance {
                     idx,
                     iter: None,
                     new_participant: None,
-                    accept,
+                    accept: Box::new(accept),
                 });
             }
         }
@@ -566,7 +566,7 @@ impl Instance {
                     }
                     None => iter,
                 };
-                self.record(rule, idx, iter, accept, msg, trace);
+                self.record(rule, idx, iter, *accept, msg, trace);
             }
             Claim::Hop { idx, iter, how } => {
                 let step = &rule.steps[idx];
@@ -1026,7 +1026,9 @@ impl Instance {
 /// Does a request's Request-URI name an address other than the node it
 /// reached?
 fn bound_elsewhere(msg: &Msg<'_>) -> bool {
-    if msg.method.is_none() {
+    // Only in a dialog is the Request-URI the remote target (a Contact);
+    // an initial request's names a domain, a registrar, a service.
+    if msg.method.is_none() || msg.to_tag().is_none() {
         return false;
     }
     let Some(host) = msg

@@ -104,7 +104,7 @@ impl View<'_> {
     /// roles may share an address on different ports.
     fn taken(&self, role: usize, addr: SocketAddr) -> bool {
         self.each_other(role)
-            .any(|s| s.addrs().iter().any(|a| *a == addr))
+            .any(|s| s.addrs().contains(&addr))
     }
 
     /// Would `role` accept `addr`?

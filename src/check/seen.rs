@@ -89,6 +89,10 @@ impl Texts {
     }
 }
 
+/// The latest hop of a message past the hop its step names, with that
+/// copy's top and second Via branches.
+type Tail = (Hop, Option<Box<str>>, Option<Box<str>>);
+
 /// A message seen as a step.
 #[derive(Debug, Clone)]
 pub(super) struct Seen {
@@ -103,7 +107,7 @@ pub(super) struct Seen {
     /// The latest hop of the message when a proxy chain forwarded it on
     /// past the hop the step names (with that copy's branches), so the
     /// next forwarding is still recognised.
-    tail: Option<(Hop, Option<Box<str>>, Option<Box<str>>)>,
+    tail: Option<Tail>,
     pub call_key: u64,
     pub cseq: u32,
     texts: Texts,
