@@ -180,7 +180,7 @@ fn a_fragment_flood_is_reassembled_in_bounded_memory() {
 
 /// 40,000 TCP streams, each with a hole: the out-of-order windows hold at
 /// most 64 MiB together (each at least 4 KiB: 156 MiB for all of them),
-/// and each direction's own state (the reassembler's, up to 262,144
+/// and each direction's own state (the reassembler's, up to 131,072
 /// directions, and the SIP stage's, up to 65,536) may cost 1.5 KiB:
 /// measured about 1.2 KiB here, which at those bounds makes the full flood
 /// of 400,000 streams fit in 256 MiB (bench/run --floods).
