@@ -39,7 +39,11 @@ impl Default for NetConfig {
             tcp_idle_timeout: Duration::from_secs(300),
             tcp_stream_buffer: 1 << 20,
             tcp_total_buffer: 64 << 20,
-            tcp_max_streams: 1 << 18,
+            // About 0.5 KiB each (index, slot, timers): 64 MiB at most
+            // with the windows' 64 MiB, so that a flood of streams leaves
+            // room in the 256 MiB a run may use; still twice the
+            // directions the SIP stage follows (65,536).
+            tcp_max_streams: 1 << 17,
             max_tunnel_depth: 4,
         }
     }

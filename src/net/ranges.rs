@@ -58,9 +58,10 @@ impl RangeSet {
         self.ranges.iter().map(|r| u64::from(r.end - r.start)).sum()
     }
 
-    /// Forgets every range (the allocation is kept).
-    pub fn clear(&mut self) {
-        self.ranges.clear();
+    /// Ranges allocated for (0 when nothing is allocated).
+    #[cfg(test)]
+    pub fn capacity(&self) -> usize {
+        self.ranges.capacity()
     }
 
     /// Adds `piece`, calling `fill(a, b)` for every sub-range `[a, b)` of it

@@ -525,7 +525,9 @@ impl Tcp {
         let cap = s.window.capacity();
         s.window = Vec::new();
         s.head = 0;
-        s.have.clear();
+        // Freed, not cleared: a stream that once had a hole must cost no
+        // more than one that never had (a flood of streams with gaps).
+        s.have = RangeSet::default();
         self.buffered -= cap;
     }
 
@@ -655,5 +657,68 @@ impl Tcp {
                 self.check_fin(t.slot, frame, sink, stats);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::Timestamp;
+
+    /// A stream whose hole was skipped costs no more than one that never
+    /// had a hole: its window and its range list are freed, not cleared.
+    #[test]
+    fn a_skipped_hole_frees_the_streams_buffers() {
+        let limits = Limits {
+            gap_timeout: 5_000_000_000,
+            idle_timeout: 300_000_000_000,
+            stream_buffer: 1 << 20,
+            total_buffer: 64 << 20,
+            max_streams: 16,
+        };
+        let mut tcp = Tcp::new(limits);
+        let flow = FlowKey {
+            src: ([10, 0, 0, 1], 20_000).into(),
+            dst: ([10, 0, 0, 2], 5060).into(),
+        };
+        let mut stats = NetStats::default();
+        let mut events = Vec::new();
+        let mut sink = |e: NetEvent<'_>| events.push(format!("{e:?}"));
+        let seg = |seq, syn, data: &'static [u8]| Segment {
+            seq,
+            syn,
+            fin: false,
+            rst: false,
+            data,
+            len: data.len() as u32,
+        };
+        let at = |frame, now| At {
+            frame,
+            time: Timestamp::default(),
+            now,
+        };
+        tcp.segment(flow, seg(99, true, b""), &at(1, 0), &mut sink, &mut stats);
+        tcp.segment(
+            flow,
+            seg(100, false, b"INVITE "),
+            &at(2, 1),
+            &mut sink,
+            &mut stats,
+        );
+        tcp.segment(
+            flow,
+            seg(200, false, b"tail"),
+            &at(3, 2),
+            &mut sink,
+            &mut stats,
+        );
+        assert!(tcp.buffered() > 0);
+        tcp.expire(10_000_000_000, &mut sink, &mut stats);
+        assert_eq!(stats.tcp_gaps, 1);
+        assert_eq!(tcp.buffered(), 0);
+        let s = tcp.slots[0].as_ref().unwrap();
+        assert_eq!(s.window.capacity(), 0);
+        assert_eq!(s.have.capacity(), 0);
+        assert!(events.iter().any(|e| e.contains("TcpGap")), "{events:?}");
     }
 }

@@ -52,7 +52,10 @@ impl Default for ExtractorConfig {
             max_message: DEFAULT_MAX_MESSAGE,
             max_streams: 65_536,
             idle_timeout_secs: 60,
-            max_buffered: 256 << 20,
+            // A quarter of the 256 MiB the whole run may use: a flood of
+            // streams each inside a long message must leave room for the
+            // other stages.
+            max_buffered: 64 << 20,
         }
     }
 }

@@ -11,6 +11,7 @@
 
 mod background;
 mod dialog;
+mod flood;
 mod hops;
 mod link;
 mod pcap;
@@ -76,6 +77,13 @@ struct Args {
     /// its last instance).
     #[arg(long, value_name = "FORMAT", value_parser = ["v1", "v2"])]
     truth_format: Option<String>,
+    /// Write a flood instead (fragments, tcp-gaps, refers, invites,
+    /// content-length or all), then one valid PoC flow; see flood.rs.
+    #[arg(long, value_name = "KIND", value_parser = flood::parse_kind, conflicts_with_all = ["size", "instances"])]
+    flood: Option<flood::Kind>,
+    /// Items of each flood (default: its full size).
+    #[arg(long, value_name = "N", requires = "flood")]
+    count: Option<u64>,
 }
 
 /// Parse a size with an optional unit: B, K/KB (1000), KiB (1024), M, MB,
@@ -115,6 +123,16 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(kind) = args.flood {
+        let truth = args.truth.as_deref();
+        return match flood::generate(kind, args.count, args.seed, &args.out, truth) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("sipflow-gen: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let target = match (args.size, args.instances) {
         (_, Some(n)) => Target::PocInstances(n),
         (Some(b), None) => Target::Bytes(b),
