@@ -19,6 +19,7 @@ mod text;
 mod topology;
 mod truth;
 mod uri;
+mod usertraffic;
 mod wire;
 
 use std::fs::File;
@@ -60,6 +61,11 @@ struct Args {
     /// New instances started per second of trace time (sets concurrency).
     #[arg(long, value_name = "N", default_value_t = 500)]
     rate: u64,
+    /// What to write: `poc` (the PoC flows among ordinary traffic) or
+    /// `user` (calls, registrations and keep-alives for the example rules
+    /// of examples/rules/; see usertraffic.rs).
+    #[arg(long, value_name = "KIND", default_value = "poc", value_parser = ["poc", "user"])]
+    traffic: String,
 }
 
 /// Parse a size with an optional unit: B, K/KB (1000), KiB (1024), M, MB,
@@ -99,6 +105,17 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.traffic == "user" {
+        return usertraffic::main(
+            &args.out,
+            args.truth.as_deref(),
+            args.size,
+            args.instances,
+            args.seed,
+            args.faults,
+            args.rate,
+        );
+    }
     let target = match (args.size, args.instances) {
         (_, Some(n)) => Target::PocInstances(n),
         (Some(b), None) => Target::Bytes(b),
