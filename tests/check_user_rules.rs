@@ -311,10 +311,13 @@ fn tshark(path: &Path) -> BTreeMap<u64, (String, String, String)> {
         .collect()
 }
 
+/// An instance as found: trigger frame, rule, branch, verdict.
+type Found = (u64, &'static str, &'static str, &'static str);
+
 /// Corpus captures holding flows of the example rules, and what sipflow
 /// must find in each: (trigger frame, rule, branch, verdict), read from
 /// tshark's message list of each file.
-const CORPUS: &[(&str, &[(u64, &str, &str, &str)])] = &[
+const CORPUS: &[(&str, &[Found])] = &[
     (
         "captures/sipnab/sip-sdp-example.pcap",
         &[(1, "call", "callee hangs up", "pass")],
