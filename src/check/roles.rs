@@ -103,8 +103,7 @@ impl View<'_> {
     /// Does another role hold exactly this node (address and port)? Two
     /// roles may share an address on different ports.
     fn taken(&self, role: usize, addr: SocketAddr) -> bool {
-        self.each_other(role)
-            .any(|s| s.addrs().contains(&addr))
+        self.each_other(role).any(|s| s.addrs().contains(&addr))
     }
 
     /// Would `role` accept `addr`?

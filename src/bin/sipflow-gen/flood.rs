@@ -178,7 +178,9 @@ pub fn generate(
 /// A flow-1 instance without fault whose signalling runs over UDP.
 fn valid_flow(rng: &mut Rng, t0: u64) -> Option<PocInstance> {
     (0..1000)
-        .filter_map(|_| poc::release_self(&mut rng.fork(), t0, None, &crate::variant::Ctx::legacy()))
+        .filter_map(|_| {
+            poc::release_self(&mut rng.fork(), t0, None, &crate::variant::Ctx::legacy())
+        })
         .find(|p| p.script.txns.iter().all(|t| !t.tcp))
 }
 

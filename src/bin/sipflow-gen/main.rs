@@ -24,6 +24,7 @@ mod text;
 mod topology;
 mod truth;
 mod uri;
+mod usertraffic;
 mod variant;
 mod wire;
 
@@ -84,6 +85,11 @@ struct Args {
     /// Items of each flood (default: its full size).
     #[arg(long, value_name = "N", requires = "flood")]
     count: Option<u64>,
+    /// What to write: `poc` (the PoC flows among ordinary traffic) or
+    /// `user` (calls, registrations and keep-alives for the example rules
+    /// of examples/rules/; see usertraffic.rs).
+    #[arg(long, value_name = "KIND", default_value = "poc", value_parser = ["poc", "user"])]
+    traffic: String,
 }
 
 /// Parse a size with an optional unit: B, K/KB (1000), KiB (1024), M, MB,
@@ -132,6 +138,17 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         };
+    }
+    if args.traffic == "user" {
+        return usertraffic::main(
+            &args.out,
+            args.truth.as_deref(),
+            args.size,
+            args.instances,
+            args.seed,
+            args.faults,
+            args.rate,
+        );
     }
     let target = match (args.size, args.instances) {
         (_, Some(n)) => Target::PocInstances(n),
