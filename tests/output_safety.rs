@@ -326,12 +326,12 @@ fn messages_table_pads_by_display_width() {
 #[test]
 fn rule_text_is_escaped() {
     let dir = tempfile::tempdir().unwrap();
-    let rule = "flow evil\ntitle Evil \u{1b}]0;t\u{7} \u{202e}rule\nroles a b\n1 a -> b INVITE\n";
+    let rule =
+        "flow evil\ntitle \"Evil \u{1b}]0;t\u{7} \u{202e}rule\"\nroles a b\n1 a -> b INVITE\n";
     let p = write(&dir, "evil.flow", rule.as_bytes());
     for args in [
         vec!["rules", "show", "evil", "--rules", p.to_str().unwrap()],
         vec!["rules", "list", "--rules", p.to_str().unwrap()],
-        vec!["rules", "lint", p.to_str().unwrap()],
     ] {
         let out = sipflow(&args);
         let all = assert_clean("stdout", &out.stdout) + &assert_clean("stderr", &out.stderr);
@@ -339,5 +339,16 @@ fn rule_text_is_escaped() {
             all.contains("\\x1b]0;t\\x07 \\u202erule"),
             "{args:?}: {all}"
         );
-    }
+    } // `rules lint` names no title; its diagnostics quote the line, escaped.
+    let bad = write(
+        &dir,
+        "bad.flow",
+        b"flow bad\n1 a -> b INVITE \x1b]0;t\x07\n",
+    );
+    let out = sipflow(&["rules", "lint", bad.to_str().unwrap()]);
+    let all = assert_clean("stdout", &out.stdout) + &assert_clean("stderr", &out.stderr);
+    assert!(
+        all.contains("\\x1b]0;t\\x07") || all.contains("\\u{1b}"),
+        "{all}"
+    );
 }

@@ -698,7 +698,13 @@ impl Instance {
         // NOTIFY to sip:alice@10.0.0.6 reaching 10.0.0.4 has not reached
         // Alice).
         // So is a node seen forwarding other requests (a proxy).
+        // Only for a copy of an earlier step's message (a hop that may
+        // reach a proxy on the way), never for the message that starts a
+        // flow or one tied otherwise.
+        let forwarded_copy =
+            step.path || matches!(step.relation, Some(Relation::SameTransaction(_)));
         let proxy_dst = to_fit == Fit::Bind
+            && forwarded_copy
             && (bound_elsewhere(msg) || trace.is_forwarder(msg.dst, msg.transport));
         if proxy_dst && !step.path {
             to_fit = Fit::No;
